@@ -1,0 +1,285 @@
+//! The provenance context of the current unit of work: which request or job is running, and
+//! whatever else the application attaches (a user ID, a trace ID).
+//!
+//! The Elixir library keeps this in the process dictionary. Here it is task-local: [`scope`]
+//! installs a context for one future (the tower layer does so for each request, a job runner for
+//! each job), and everything that future runs sees it through [`get_context`]. Outside any scope
+//! the calls still work on a per-thread context, so tests and plain threads behave.
+//!
+//! ```
+//! use provenance::context::{get_context, put_context, scope, Context};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let ctx = Context::from_iter([("request_id", "req:F1a2b3c4d5")]);
+//! scope(ctx, async {
+//!     put_context([("user_id", "usr:42")]);
+//!     put_context([("trace_id", "trc:abc")]);
+//!     let ctx = get_context();
+//!     assert_eq!(ctx.get("request_id"), Some("req:F1a2b3c4d5"));
+//!     assert_eq!(ctx.get("user_id"), Some("usr:42"));
+//!     assert_eq!(ctx.len(), 3);
+//! })
+//! .await;
+//! # }
+//! ```
+//!
+//! # Spawned tasks
+//!
+//! `tokio::spawn` does not carry task-locals into the new task. Wrap the future with
+//! [`in_current_context`] to take a copy of the current context along:
+//!
+//! ```
+//! use provenance::context::{get_context, in_current_context, scope, Context};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! scope(Context::from_iter([("job_id", "job:default:j-1")]), async {
+//!     let handle = tokio::spawn(in_current_context(async { get_context() }));
+//!     assert_eq!(handle.await.unwrap().get("job_id"), Some("job:default:j-1"));
+//! })
+//! .await;
+//! # }
+//! ```
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use crate::id::ArtifactId;
+
+/// The context key under which the current request's `req:` ID is kept.
+pub const REQUEST_ID: &str = "request_id";
+/// The context key under which the current job's `job:` ID is kept.
+pub const JOB_ID: &str = "job_id";
+
+/// A provenance context: string keys to string values, ordered by key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Context {
+    entries: BTreeMap<String, String>,
+}
+
+impl Context {
+    /// An empty context.
+    pub const fn new() -> Self {
+        Context {
+            entries: BTreeMap::new(),
+        }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries.get(key).map(String::as_str)
+    }
+
+    /// Sets `key`, replacing an earlier value.
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.entries.insert(key.into(), value.into());
+    }
+
+    /// Adds every pair; a key given again takes the new value, other keys are kept.
+    pub fn merge<K, V>(&mut self, entries: impl IntoIterator<Item = (K, V)>)
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        for (k, v) in entries {
+            self.insert(k, v);
+        }
+    }
+
+    /// The pairs, ordered by key.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// How many keys are set.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no key is set.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The `req:` ID under [`REQUEST_ID`], if it is set and valid.
+    pub fn request_id(&self) -> Option<ArtifactId> {
+        self.get(REQUEST_ID).and_then(|s| ArtifactId::parse(s).ok())
+    }
+
+    /// The `job:` ID under [`JOB_ID`], if it is set and valid.
+    pub fn job_id(&self) -> Option<ArtifactId> {
+        self.get(JOB_ID).and_then(|s| ArtifactId::parse(s).ok())
+    }
+
+    /// The map of keys to values.
+    pub fn into_map(self) -> BTreeMap<String, String> {
+        self.entries
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Context {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut ctx = Context::new();
+        ctx.merge(iter);
+        ctx
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> Extend<(K, V)> for Context {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        self.merge(iter);
+    }
+}
+
+tokio::task_local! {
+    static CURRENT: RefCell<Context>;
+}
+
+thread_local! {
+    static FALLBACK: RefCell<Context> = const { RefCell::new(Context::new()) };
+}
+
+/// Runs `f` on the current context: the innermost [`scope`]'s, else this thread's.
+///
+/// This is the cheap way to read it (no copy). `f` must not call [`put_context`]; if it does,
+/// that call changes nothing.
+pub fn with_context<R>(f: impl FnOnce(&Context) -> R) -> R {
+    let mut f = Some(f);
+    if let Ok(r) = CURRENT.try_with(|cell| match cell.try_borrow() {
+        Ok(ctx) => (f.take().expect("called once"))(&ctx),
+        Err(_) => (f.take().expect("called once"))(&Context::new()),
+    }) {
+        return r;
+    }
+    let f = f.take().expect("not called yet");
+    match FALLBACK.try_with(|cell| cell.try_borrow().map(|ctx| ctx.clone())) {
+        Ok(Ok(ctx)) => f(&ctx),
+        _ => f(&Context::new()),
+    }
+}
+
+/// A copy of the current context.
+pub fn get_context() -> Context {
+    with_context(Context::clone)
+}
+
+/// Merges pairs into the current context: new keys are added, a key given again takes the new
+/// value, the others are kept. Inside a [`scope`] it changes that scope's context only.
+pub fn put_context<K, V>(entries: impl IntoIterator<Item = (K, V)>)
+where
+    K: Into<String>,
+    V: Into<String>,
+{
+    let mut entries = Some(entries);
+    let in_scope = CURRENT.try_with(|cell| {
+        if let (Ok(mut ctx), Some(entries)) = (cell.try_borrow_mut(), entries.take()) {
+            ctx.merge(entries);
+        }
+    });
+    if in_scope.is_err() {
+        let _ = FALLBACK.try_with(|cell| {
+            if let (Ok(mut ctx), Some(entries)) = (cell.try_borrow_mut(), entries.take()) {
+                ctx.merge(entries);
+            }
+        });
+    }
+}
+
+/// Clears the current context: the innermost scope's, else this thread's.
+pub fn clear_context() {
+    let in_scope = CURRENT.try_with(|cell| {
+        if let Ok(mut ctx) = cell.try_borrow_mut() {
+            *ctx = Context::new();
+        }
+    });
+    if in_scope.is_err() {
+        let _ = FALLBACK.try_with(|cell| {
+            if let Ok(mut ctx) = cell.try_borrow_mut() {
+                *ctx = Context::new();
+            }
+        });
+    }
+}
+
+/// Runs `future` with `ctx` as its context. Nested scopes replace the outer context for their
+/// future; start from [`get_context`] to extend it instead.
+pub fn scope<F: Future>(ctx: Context, future: F) -> Scoped<F> {
+    Scoped {
+        inner: CURRENT.scope(RefCell::new(ctx), future),
+    }
+}
+
+/// Runs the synchronous `f` with `ctx` as its context.
+pub fn sync_scope<R>(ctx: Context, f: impl FnOnce() -> R) -> R {
+    CURRENT.sync_scope(RefCell::new(ctx), f)
+}
+
+/// Wraps `future` in a copy of the current context, for `tokio::spawn` and other executors
+/// that do not carry task-locals into new tasks.
+pub fn in_current_context<F: Future>(future: F) -> Scoped<F> {
+    scope(get_context(), future)
+}
+
+pin_project_lite::pin_project! {
+    /// A future running inside a provenance context; see [`scope`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Scoped<F: Future> {
+        #[pin]
+        inner: tokio::task::futures::TaskLocalFuture<RefCell<Context>, F>,
+    }
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx)
+    }
+}
+
+impl<F: Future> std::fmt::Debug for Scoped<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scoped").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_fallback_merges() {
+        clear_context();
+        put_context([("request_id", "req:a"), ("user_id", "usr:1")]);
+        put_context([("trace_id", "trc:x"), ("user_id", "usr:2")]);
+        let ctx = get_context();
+        assert_eq!(
+            ctx.iter().collect::<Vec<_>>(),
+            [
+                ("request_id", "req:a"),
+                ("trace_id", "trc:x"),
+                ("user_id", "usr:2")
+            ]
+        );
+        assert_eq!(ctx.request_id().unwrap(), "req:a");
+        clear_context();
+        assert!(get_context().is_empty());
+    }
+
+    #[test]
+    fn sync_scope_is_isolated_from_the_thread() {
+        clear_context();
+        put_context([("outer", "1")]);
+        let inner = sync_scope(Context::from_iter([("inner", "2")]), || {
+            put_context([("more", "3")]);
+            get_context()
+        });
+        assert_eq!(inner.len(), 2);
+        assert_eq!(get_context().iter().collect::<Vec<_>>(), [("outer", "1")]);
+        clear_context();
+    }
+}

@@ -1,0 +1,1067 @@
+//! Artifact IDs: `kind:identifier`, one grammar and one escaping for every kind.
+//!
+//! # Grammar
+//!
+//! ```text
+//! id         = kind ":" body                      ; at most MAX_LEN bytes in all
+//! kind       = "mod" | "fn" | "tbl" | "col" | "rec" | "req" | "mig" | "job" | "cfg"
+//!
+//! body(mod)  = path                               ; mod:my_app::orders
+//! body(fn)   = path "::" segment                  ; fn:my_app::orders::create
+//! body(tbl)  = table                              ; tbl:orders, tbl:audit.orders
+//! body(col)  = table "." name                     ; col:orders.total_cents
+//! body(rec)  = table ":" key *( "," key )         ; rec:orders:42, rec:order_items:7,3
+//! body(req)  = part                               ; req:0190f1a2b3c4
+//! body(mig)  = 1*20DIGIT [ "_" part ]             ; mig:20240315_add_status
+//! body(job)  = part ":" part                      ; job:default:j-123
+//! body(cfg)  = part                               ; cfg:app.database.pool_size
+//!
+//! path       = segment *( "::" segment )
+//! segment    = part
+//! table      = [ name "." ] name                  ; schema only when not the default one
+//! key        = part
+//! part       = 1*( raw | escape )                 ; may contain "."
+//! name       = 1*( raw-no-dot | escape )          ; a "." inside a name is escaped
+//! raw        = any printable ASCII byte (0x21..=0x7E) except % : , " ' \ `
+//! escape     = "%" HEXDIG HEXDIG                  ; uppercase hex of one UTF-8 byte
+//! ```
+//!
+//! Every byte that is not `raw` in its position is percent-encoded, byte by byte of its UTF-8
+//! form: `%` as `%25`, `:` as `%3A`, `,` as `%2C`, a space as `%20`, quotes as `%22`/`%27`,
+//! a newline as `%0A`, `é` as `%C3%A9`. Inside table, schema and column names `.` is escaped
+//! too (`%2E`), because there it separates schema, table and column. Escaping is canonical:
+//! a byte is escaped exactly when it must be, and hex digits are uppercase, so one artifact
+//! has exactly one ID and `parse(display(id)) == id` as strings, not only as values.
+//! An ID is therefore always printable ASCII without spaces: safe to log, to put in a header,
+//! and to compare byte by byte.
+//!
+//! [`ArtifactId::parse`] accepts only this canonical form and says what is wrong and where
+//! otherwise. The builders ([`module_id`], [`record_id`], …) escape what they are given, so
+//! any string (a primary key with `:` in it, a name with spaces) makes a valid ID.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// The longest ID, in bytes of its canonical (escaped) form, that parsing and the builders
+/// accept. Longer input is rejected with [`IdErrorReason::TooLong`] rather than stored.
+pub const MAX_LEN: usize = 1024;
+
+/// The nine kinds of artifact.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Kind {
+    /// A module: `mod:my_app::orders`.
+    Mod,
+    /// A function: `fn:my_app::orders::create`.
+    Fn,
+    /// A table: `tbl:orders`.
+    Tbl,
+    /// A column: `col:orders.total_cents`.
+    Col,
+    /// A record (table row) by primary key: `rec:orders:42`.
+    Rec,
+    /// A request: `req:0190f1a2b3c4`.
+    Req,
+    /// A migration: `mig:20240315_add_status`.
+    Mig,
+    /// A job: `job:default:j-123`.
+    Job,
+    /// A configuration value: `cfg:app.database.pool_size`.
+    Cfg,
+}
+
+impl Kind {
+    /// Every kind, in declaration order.
+    pub const ALL: [Kind; 9] = [
+        Kind::Mod,
+        Kind::Fn,
+        Kind::Tbl,
+        Kind::Col,
+        Kind::Rec,
+        Kind::Req,
+        Kind::Mig,
+        Kind::Job,
+        Kind::Cfg,
+    ];
+
+    /// The prefix used in IDs, e.g. `"rec"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Mod => "mod",
+            Kind::Fn => "fn",
+            Kind::Tbl => "tbl",
+            Kind::Col => "col",
+            Kind::Rec => "rec",
+            Kind::Req => "req",
+            Kind::Mig => "mig",
+            Kind::Job => "job",
+            Kind::Cfg => "cfg",
+        }
+    }
+
+    /// Event kinds (`req`, `job`, `rec`) arrive without end in a running service; the store
+    /// keeps a bounded number of them. The other kinds describe code and schema and stay.
+    pub const fn is_event(self) -> bool {
+        matches!(self, Kind::Req | Kind::Job | Kind::Rec)
+    }
+
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+
+    fn from_prefix(s: &str) -> Option<Kind> {
+        Some(match s {
+            "mod" => Kind::Mod,
+            "fn" => Kind::Fn,
+            "tbl" => Kind::Tbl,
+            "col" => Kind::Col,
+            "rec" => Kind::Rec,
+            "req" => Kind::Req,
+            "mig" => Kind::Mig,
+            "job" => Kind::Job,
+            "cfg" => Kind::Cfg,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = IdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Kind::from_prefix(s).ok_or_else(|| IdError::new(IdErrorReason::UnknownKind(excerpt(s)), 0))
+    }
+}
+
+/// A validated artifact ID in canonical form, e.g. `rec:orders:42`.
+///
+/// Cheap to clone (a reference-counted string). Ordered, compared and hashed as its string.
+///
+/// ```
+/// use provenance::{ArtifactId, Kind, record_id};
+///
+/// let id: ArtifactId = "rec:orders:42".parse()?;
+/// assert_eq!(id.kind(), Kind::Rec);
+/// assert_eq!(id, record_id("orders", 42)?);
+///
+/// // Any key works: the builder escapes what the grammar reserves.
+/// let odd = record_id("orders", "a:b, c")?;
+/// assert_eq!(odd.as_str(), "rec:orders:a%3Ab%2C%20c");
+/// assert_eq!(ArtifactId::parse(odd.as_str())?, odd);
+/// # Ok::<(), provenance::IdError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ArtifactId(Arc<str>);
+
+impl ArtifactId {
+    /// Parses an ID in canonical form (see the [module docs](self) for the grammar).
+    pub fn parse(s: &str) -> Result<ArtifactId, IdError> {
+        validate(s)?;
+        Ok(ArtifactId(Arc::from(s)))
+    }
+
+    /// The ID as a string, e.g. `"rec:orders:42"`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The kind, read from the prefix.
+    pub fn kind(&self) -> Kind {
+        let prefix = self.0.split(':').next().unwrap_or_default();
+        // Every ArtifactId was validated, so the prefix is a known kind.
+        Kind::from_prefix(prefix).unwrap_or(Kind::Cfg)
+    }
+
+    /// The identifier after `kind:`, still escaped.
+    pub fn body(&self) -> &str {
+        let kind_len = self.kind().as_str().len();
+        &self.0[kind_len + 1..]
+    }
+
+    /// The unescaped parts of this ID.
+    ///
+    /// ```
+    /// use provenance::{ArtifactId, id::Parts};
+    ///
+    /// let id = ArtifactId::parse("rec:audit.orders:7,x%20y")?;
+    /// let Parts::Record { table, key } = id.parts() else { unreachable!() };
+    /// assert_eq!(table.schema.as_deref(), Some("audit"));
+    /// assert_eq!(table.name, "orders");
+    /// assert_eq!(key, ["7", "x y"]);
+    /// # Ok::<(), provenance::IdError>(())
+    /// ```
+    pub fn parts(&self) -> Parts {
+        let body = self.body();
+        let path = |s: &str| s.split("::").map(decode).collect::<Vec<_>>();
+        match self.kind() {
+            Kind::Mod => Parts::Module { path: path(body) },
+            Kind::Fn => {
+                let mut segments = path(body);
+                let name = segments.pop().unwrap_or_default();
+                Parts::Function {
+                    module: segments,
+                    name,
+                }
+            }
+            Kind::Tbl => Parts::Table(decode_table(body)),
+            Kind::Col => {
+                let (table, column) = body.rsplit_once('.').unwrap_or(("", body));
+                Parts::Column {
+                    table: decode_table(table),
+                    column: decode(column),
+                }
+            }
+            Kind::Rec => {
+                let (table, key) = body.split_once(':').unwrap_or((body, ""));
+                Parts::Record {
+                    table: decode_table(table),
+                    key: key.split(',').map(decode).collect(),
+                }
+            }
+            Kind::Req => Parts::Request { id: decode(body) },
+            Kind::Mig => {
+                let (version, description) = match body.split_once('_') {
+                    Some((v, d)) => (v, Some(decode(d))),
+                    None => (body, None),
+                };
+                Parts::Migration {
+                    version: version.parse().unwrap_or_default(),
+                    description,
+                }
+            }
+            Kind::Job => {
+                let (queue, id) = body.split_once(':').unwrap_or((body, ""));
+                Parts::Job {
+                    queue: decode(queue),
+                    id: decode(id),
+                }
+            }
+            Kind::Cfg => Parts::Config { path: decode(body) },
+        }
+    }
+
+    /// Wraps a string the caller has just built in canonical form.
+    fn from_canonical(s: String) -> Result<ArtifactId, IdError> {
+        if s.len() > MAX_LEN {
+            return Err(IdError::new(IdErrorReason::TooLong(s.len()), MAX_LEN));
+        }
+        debug_assert!(validate(&s).is_ok(), "builder produced invalid id {s:?}");
+        Ok(ArtifactId(Arc::from(s)))
+    }
+
+    /// Wraps an ID the store already validated.
+    pub(crate) fn from_trusted(s: &str) -> ArtifactId {
+        ArtifactId(Arc::from(s))
+    }
+}
+
+impl fmt::Display for ArtifactId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ArtifactId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl FromStr for ArtifactId {
+    type Err = IdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ArtifactId::parse(s)
+    }
+}
+
+impl TryFrom<&str> for ArtifactId {
+    type Error = IdError;
+
+    fn try_from(s: &str) -> Result<Self, Self::Error> {
+        ArtifactId::parse(s)
+    }
+}
+
+impl AsRef<str> for ArtifactId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for ArtifactId {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for ArtifactId {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for ArtifactId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for ArtifactId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <Cow<'de, str>>::deserialize(deserializer)?;
+        ArtifactId::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A table name with an optional schema, as the `tbl:`, `col:` and `rec:` builders take it.
+///
+/// A plain `&str` is a table in the default schema, taken literally: `"audit.orders"` is one
+/// table whose name contains a dot. Use [`TableName::qualified`] for a schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableName<'a> {
+    /// The schema, when it is not the connection's default one.
+    pub schema: Option<&'a str>,
+    /// The table's name.
+    pub name: &'a str,
+}
+
+impl<'a> TableName<'a> {
+    /// A table in the default schema.
+    pub const fn new(name: &'a str) -> Self {
+        TableName { schema: None, name }
+    }
+
+    /// A table in a named schema: `tbl:audit.orders`.
+    pub const fn qualified(schema: &'a str, name: &'a str) -> Self {
+        TableName {
+            schema: Some(schema),
+            name,
+        }
+    }
+}
+
+impl<'a> From<&'a str> for TableName<'a> {
+    fn from(name: &'a str) -> Self {
+        TableName::new(name)
+    }
+}
+
+impl<'a> From<&'a String> for TableName<'a> {
+    fn from(name: &'a String) -> Self {
+        TableName::new(name)
+    }
+}
+
+/// An owned table name, as [`Parts`] returns it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct OwnedTableName {
+    /// The schema, when the ID names one.
+    pub schema: Option<String>,
+    /// The table's name.
+    pub name: String,
+}
+
+/// The unescaped parts of an [`ArtifactId`], one variant per kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Parts {
+    /// `mod:` — the module path's segments.
+    Module {
+        /// `["my_app", "orders"]` for `mod:my_app::orders`.
+        path: Vec<String>,
+    },
+    /// `fn:` — the module path and the function's name.
+    Function {
+        /// The module path's segments.
+        module: Vec<String>,
+        /// The function's name.
+        name: String,
+    },
+    /// `tbl:`
+    Table(OwnedTableName),
+    /// `col:`
+    Column {
+        /// The column's table.
+        table: OwnedTableName,
+        /// The column's name.
+        column: String,
+    },
+    /// `rec:`
+    Record {
+        /// The record's table.
+        table: OwnedTableName,
+        /// The primary key, one part per key column.
+        key: Vec<String>,
+    },
+    /// `req:`
+    Request {
+        /// The request ID.
+        id: String,
+    },
+    /// `mig:`
+    Migration {
+        /// The migration's version.
+        version: u64,
+        /// The description, if the ID has one.
+        description: Option<String>,
+    },
+    /// `job:`
+    Job {
+        /// The queue's name.
+        queue: String,
+        /// The job's ID within the queue.
+        id: String,
+    },
+    /// `cfg:`
+    Config {
+        /// The configuration path.
+        path: String,
+    },
+}
+
+/// Why an ID was rejected, and at which byte of the input.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid artifact id: {reason} (at byte {at})")]
+pub struct IdError {
+    reason: IdErrorReason,
+    at: usize,
+}
+
+impl IdError {
+    fn new(reason: IdErrorReason, at: usize) -> Self {
+        IdError { reason, at }
+    }
+
+    /// What was wrong.
+    pub fn reason(&self) -> &IdErrorReason {
+        &self.reason
+    }
+
+    /// The byte offset in the input where the problem is.
+    pub fn position(&self) -> usize {
+        self.at
+    }
+}
+
+/// What was wrong with an ID.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdErrorReason {
+    /// The input was empty.
+    #[error("empty input")]
+    Empty,
+    /// The input is longer than [`MAX_LEN`] bytes (the length is given).
+    #[error("{0} bytes is longer than the maximum of {MAX_LEN}")]
+    TooLong(usize),
+    /// No `:` after the kind.
+    #[error("missing `kind:` prefix")]
+    MissingKind,
+    /// The prefix is not one of the nine kinds (the first characters are given).
+    #[error("unknown kind `{0}`; expected one of mod, fn, tbl, col, rec, req, mig, job, cfg")]
+    UnknownKind(String),
+    /// A control character (a newline, a NUL, …) appears unescaped.
+    #[error("unescaped control character {0:?}")]
+    ControlCharacter(char),
+    /// A space appears unescaped.
+    #[error("unescaped space; write it as %20")]
+    Space,
+    /// A non-ASCII character appears unescaped.
+    #[error("unescaped non-ASCII character {0:?}; percent-encode its UTF-8 bytes")]
+    NonAscii(char),
+    /// A reserved character appears where it is not a separator.
+    #[error("unescaped `{0}` inside a name; write it as %{hex:02X}", hex = *.0 as u32)]
+    Reserved(char),
+    /// A `%` not followed by two uppercase hex digits.
+    #[error("`%` must be followed by two uppercase hex digits")]
+    BadEscape,
+    /// An escape of a byte that may appear raw (IDs have one spelling).
+    #[error("`%{0:02X}` escapes a character that must be written as itself")]
+    NeedlessEscape(u8),
+    /// The escaped bytes are not UTF-8.
+    #[error("escaped bytes are not valid UTF-8")]
+    InvalidUtf8,
+    /// A part between separators is empty.
+    #[error("empty part")]
+    EmptyPart,
+    /// The body does not have the shape its kind requires.
+    #[error("{0}")]
+    Shape(&'static str),
+}
+
+fn excerpt(s: &str) -> String {
+    s.chars().take(16).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Escaping: the one implementation.
+
+/// Whether byte `b` must be percent-encoded in a part. `dot` is set inside table, schema and
+/// column names, where `.` separates.
+#[inline]
+const fn must_escape(b: u8, dot: bool) -> bool {
+    !matches!(b, 0x21..=0x7E)
+        || matches!(b, b'%' | b':' | b',' | b'"' | b'\'' | b'\\' | b'`')
+        || (dot && b == b'.')
+}
+
+/// Appends `part` to `out`, escaped for its position.
+fn escape_into(out: &mut String, part: &str, dot: bool) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(part.len());
+    for &b in part.as_bytes() {
+        if must_escape(b, dot) {
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 0xF) as usize] as char);
+        } else {
+            // Raw bytes are printable ASCII, so each is a whole character.
+            out.push(b as char);
+        }
+    }
+}
+
+/// Checks one part of canonical form; `at` is its offset in the whole input.
+fn check_part(part: &str, dot: bool, at: usize) -> Result<(), IdError> {
+    if part.is_empty() {
+        return Err(IdError::new(IdErrorReason::EmptyPart, at));
+    }
+    let bytes = part.as_bytes();
+    let mut i = 0;
+    let mut decoded: Option<Vec<u8>> = None;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = |j: usize| match bytes.get(j) {
+                Some(&c @ b'0'..=b'9') => Some(c - b'0'),
+                Some(&c @ b'A'..=b'F') => Some(c - b'A' + 10),
+                _ => None,
+            };
+            let (Some(hi), Some(lo)) = (hex(i + 1), hex(i + 2)) else {
+                return Err(IdError::new(IdErrorReason::BadEscape, at + i));
+            };
+            let value = hi << 4 | lo;
+            if !must_escape(value, dot) {
+                return Err(IdError::new(IdErrorReason::NeedlessEscape(value), at + i));
+            }
+            if value >= 0x80 {
+                decoded.get_or_insert_with(Vec::new).push(value);
+            } else if let Some(d) = decoded.as_mut() {
+                d.push(value);
+            }
+            i += 3;
+            continue;
+        }
+        if must_escape(b, dot) {
+            let ch = part[i..].chars().next().unwrap_or('\u{FFFD}');
+            let reason = match b {
+                b' ' => IdErrorReason::Space,
+                0x00..=0x1F | 0x7F => IdErrorReason::ControlCharacter(ch),
+                0x80.. => IdErrorReason::NonAscii(ch),
+                _ => IdErrorReason::Reserved(ch),
+            };
+            return Err(IdError::new(reason, at + i));
+        }
+        if let Some(d) = decoded.as_mut() {
+            d.push(b);
+        }
+        i += 1;
+    }
+    if let Some(d) = decoded {
+        if std::str::from_utf8(&d).is_err() {
+            return Err(IdError::new(IdErrorReason::InvalidUtf8, at));
+        }
+    }
+    Ok(())
+}
+
+/// Decodes a part that was validated (or built by [`escape_into`]).
+fn decode(part: &str) -> String {
+    if !part.contains('%') {
+        return part.to_owned();
+    }
+    let bytes = part.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+            out.push(hex(bytes[i + 1]) << 4 | hex(bytes[i + 2]));
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+fn decode_table(s: &str) -> OwnedTableName {
+    match s.split_once('.') {
+        Some((schema, name)) => OwnedTableName {
+            schema: Some(decode(schema)),
+            name: decode(name),
+        },
+        None => OwnedTableName {
+            schema: None,
+            name: decode(s),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation of the whole grammar.
+
+/// Splits `s` on `sep`, yielding each piece with its offset relative to `s`.
+fn split_at_offsets<'s>(s: &'s str, sep: &'s str) -> impl Iterator<Item = (usize, &'s str)> + 's {
+    let mut offset = 0;
+    s.split(sep).map(move |piece| {
+        let at = offset;
+        offset += piece.len() + sep.len();
+        (at, piece)
+    })
+}
+
+fn check_path(body: &str, at: usize, min_segments: usize) -> Result<(), IdError> {
+    let mut count = 0;
+    for (off, segment) in split_at_offsets(body, "::") {
+        check_part(segment, false, at + off)?;
+        count += 1;
+    }
+    if count < min_segments {
+        return Err(IdError::new(
+            IdErrorReason::Shape(
+                "a fn id needs a module path and a name: fn:my_app::orders::create",
+            ),
+            at,
+        ));
+    }
+    Ok(())
+}
+
+/// `[schema "."] name`; `extra` names allow one more dotted name after the table (columns).
+fn check_dotted(
+    body: &str,
+    at: usize,
+    min: usize,
+    max: usize,
+    shape: &'static str,
+) -> Result<(), IdError> {
+    let mut count = 0;
+    for (off, name) in split_at_offsets(body, ".") {
+        count += 1;
+        if count > max {
+            return Err(IdError::new(IdErrorReason::Shape(shape), at + off));
+        }
+        check_part(name, true, at + off)?;
+    }
+    if count < min {
+        return Err(IdError::new(IdErrorReason::Shape(shape), at));
+    }
+    Ok(())
+}
+
+fn validate(s: &str) -> Result<(), IdError> {
+    if s.is_empty() {
+        return Err(IdError::new(IdErrorReason::Empty, 0));
+    }
+    if s.len() > MAX_LEN {
+        return Err(IdError::new(IdErrorReason::TooLong(s.len()), MAX_LEN));
+    }
+    let Some((prefix, body)) = s.split_once(':') else {
+        return Err(IdError::new(IdErrorReason::MissingKind, 0));
+    };
+    let kind = Kind::from_prefix(prefix)
+        .ok_or_else(|| IdError::new(IdErrorReason::UnknownKind(excerpt(prefix)), 0))?;
+    let at = prefix.len() + 1;
+    match kind {
+        Kind::Mod => check_path(body, at, 1),
+        Kind::Fn => check_path(body, at, 2),
+        Kind::Tbl => check_dotted(body, at, 1, 2, "a tbl id is tbl:table or tbl:schema.table"),
+        Kind::Col => check_dotted(
+            body,
+            at,
+            2,
+            3,
+            "a col id is col:table.column or col:schema.table.column",
+        ),
+        Kind::Rec => {
+            let shape = "a rec id is rec:table:key, with `,` between the parts of a composite key";
+            let Some((table, key)) = body.split_once(':') else {
+                return Err(IdError::new(IdErrorReason::Shape(shape), at));
+            };
+            check_dotted(table, at, 1, 2, shape)?;
+            let key_at = at + table.len() + 1;
+            for (off, part) in split_at_offsets(key, ",") {
+                check_part(part, false, key_at + off)?;
+            }
+            Ok(())
+        }
+        Kind::Req | Kind::Cfg => check_part(body, false, at),
+        Kind::Mig => {
+            let shape = "a mig id is mig:VERSION or mig:VERSION_description, VERSION being digits";
+            let (version, description) = match body.split_once('_') {
+                Some((v, d)) => (v, Some(d)),
+                None => (body, None),
+            };
+            if version.is_empty()
+                || version.len() > 20
+                || !version.bytes().all(|b| b.is_ascii_digit())
+                || version.parse::<u64>().is_err()
+            {
+                return Err(IdError::new(IdErrorReason::Shape(shape), at));
+            }
+            match description {
+                Some(d) => check_part(d, false, at + version.len() + 1),
+                None => Ok(()),
+            }
+        }
+        Kind::Job => {
+            let shape = "a job id is job:queue:id";
+            let Some((queue, id)) = body.split_once(':') else {
+                return Err(IdError::new(IdErrorReason::Shape(shape), at));
+            };
+            check_part(queue, false, at)?;
+            check_part(id, false, at + queue.len() + 1)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Builders.
+
+fn start(kind: Kind, capacity: usize) -> String {
+    let mut s = String::with_capacity(kind.as_str().len() + 1 + capacity);
+    s.push_str(kind.as_str());
+    s.push(':');
+    s
+}
+
+fn non_empty(part: &str, at: usize) -> Result<(), IdError> {
+    if part.is_empty() {
+        Err(IdError::new(IdErrorReason::EmptyPart, at))
+    } else {
+        Ok(())
+    }
+}
+
+fn push_path(out: &mut String, path: &str) -> Result<(), IdError> {
+    for (i, segment) in path.split("::").enumerate() {
+        non_empty(segment, out.len())?;
+        if i > 0 {
+            out.push_str("::");
+        }
+        escape_into(out, segment, false);
+    }
+    Ok(())
+}
+
+fn push_table(out: &mut String, table: TableName<'_>) -> Result<(), IdError> {
+    if let Some(schema) = table.schema {
+        non_empty(schema, out.len())?;
+        escape_into(out, schema, true);
+        out.push('.');
+    }
+    non_empty(table.name, out.len())?;
+    escape_into(out, table.name, true);
+    Ok(())
+}
+
+/// Formats `value` into a reusable buffer without allocating when it is already a string.
+fn display_to<'a>(value: &'a dyn fmt::Display, buf: &'a mut String) -> Cow<'a, str> {
+    buf.clear();
+    let _ = write!(buf, "{value}");
+    Cow::Borrowed(buf.as_str())
+}
+
+/// `mod:` ID for a module path such as `my_app::orders`.
+///
+/// ```
+/// assert_eq!(provenance::module_id("my_app::orders")?.as_str(), "mod:my_app::orders");
+/// # Ok::<(), provenance::IdError>(())
+/// ```
+pub fn module_id(path: &str) -> Result<ArtifactId, IdError> {
+    let mut s = start(Kind::Mod, path.len());
+    push_path(&mut s, path)?;
+    ArtifactId::from_canonical(s)
+}
+
+/// `fn:` ID for function `name` in module `module`: the same ID whether a tracing span, a
+/// source scan or a hand call produces it. There is no arity: Rust has no overloading.
+///
+/// ```
+/// let id = provenance::function_id("my_app::orders", "create")?;
+/// assert_eq!(id.as_str(), "fn:my_app::orders::create");
+/// # Ok::<(), provenance::IdError>(())
+/// ```
+pub fn function_id(module: &str, name: &str) -> Result<ArtifactId, IdError> {
+    let mut s = start(Kind::Fn, module.len() + 2 + name.len());
+    push_path(&mut s, module)?;
+    s.push_str("::");
+    non_empty(name, s.len())?;
+    escape_into(&mut s, name, false);
+    ArtifactId::from_canonical(s)
+}
+
+/// `tbl:` ID. A `&str` is a table in the default schema; see [`TableName::qualified`].
+///
+/// ```
+/// use provenance::{table_id, id::TableName};
+/// assert_eq!(table_id("orders")?.as_str(), "tbl:orders");
+/// assert_eq!(table_id(TableName::qualified("audit", "orders"))?.as_str(), "tbl:audit.orders");
+/// # Ok::<(), provenance::IdError>(())
+/// ```
+pub fn table_id<'a>(table: impl Into<TableName<'a>>) -> Result<ArtifactId, IdError> {
+    let mut s = start(Kind::Tbl, 16);
+    push_table(&mut s, table.into())?;
+    ArtifactId::from_canonical(s)
+}
+
+/// `col:` ID for `column` of `table`.
+///
+/// ```
+/// assert_eq!(provenance::column_id("orders", "total_cents")?.as_str(), "col:orders.total_cents");
+/// # Ok::<(), provenance::IdError>(())
+/// ```
+pub fn column_id<'a>(table: impl Into<TableName<'a>>, column: &str) -> Result<ArtifactId, IdError> {
+    let mut s = start(Kind::Col, 16 + column.len());
+    push_table(&mut s, table.into())?;
+    s.push('.');
+    non_empty(column, s.len())?;
+    escape_into(&mut s, column, true);
+    ArtifactId::from_canonical(s)
+}
+
+/// `rec:` ID for the row of `table` whose primary key is `key` (anything that implements
+/// `Display`: an integer, a UUID, a string with `:` in it).
+///
+/// ```
+/// assert_eq!(provenance::record_id("orders", 42)?.as_str(), "rec:orders:42");
+/// # Ok::<(), provenance::IdError>(())
+/// ```
+pub fn record_id<'a>(
+    table: impl Into<TableName<'a>>,
+    key: impl fmt::Display,
+) -> Result<ArtifactId, IdError> {
+    composite_record_id(table, [key])
+}
+
+/// `rec:` ID for a composite primary key, one part per key column, in key order.
+///
+/// ```
+/// let id = provenance::composite_record_id("order_items", [7, 3])?;
+/// assert_eq!(id.as_str(), "rec:order_items:7,3");
+/// # Ok::<(), provenance::IdError>(())
+/// ```
+pub fn composite_record_id<'a, K: fmt::Display>(
+    table: impl Into<TableName<'a>>,
+    key: impl IntoIterator<Item = K>,
+) -> Result<ArtifactId, IdError> {
+    let mut s = start(Kind::Rec, 24);
+    push_table(&mut s, table.into())?;
+    s.push(':');
+    let mut buf = String::new();
+    let mut parts = 0;
+    for part in key {
+        if parts > 0 {
+            s.push(',');
+        }
+        let text = display_to(&part, &mut buf);
+        non_empty(&text, s.len())?;
+        escape_into(&mut s, &text, false);
+        parts += 1;
+        if s.len() > MAX_LEN {
+            return Err(IdError::new(IdErrorReason::TooLong(s.len()), MAX_LEN));
+        }
+    }
+    if parts == 0 {
+        return Err(IdError::new(IdErrorReason::EmptyPart, s.len()));
+    }
+    ArtifactId::from_canonical(s)
+}
+
+/// `req:` ID for a request ID.
+///
+/// ```
+/// assert_eq!(provenance::request_id("0190f1a2b3c4")?.as_str(), "req:0190f1a2b3c4");
+/// # Ok::<(), provenance::IdError>(())
+/// ```
+pub fn request_id(id: &str) -> Result<ArtifactId, IdError> {
+    let mut s = start(Kind::Req, id.len());
+    non_empty(id, s.len())?;
+    escape_into(&mut s, id, false);
+    ArtifactId::from_canonical(s)
+}
+
+/// `mig:` ID for a migration's version and description (empty for none).
+///
+/// ```
+/// let id = provenance::migration_id(20240315, "add_status")?;
+/// assert_eq!(id.as_str(), "mig:20240315_add_status");
+/// # Ok::<(), provenance::IdError>(())
+/// ```
+pub fn migration_id(version: u64, description: &str) -> Result<ArtifactId, IdError> {
+    let mut s = start(Kind::Mig, 21 + description.len());
+    let _ = write!(s, "{version}");
+    if !description.is_empty() {
+        s.push('_');
+        escape_into(&mut s, description, false);
+    }
+    ArtifactId::from_canonical(s)
+}
+
+/// `job:` ID for job `id` on `queue`.
+///
+/// ```
+/// assert_eq!(provenance::job_id("default", "j-123")?.as_str(), "job:default:j-123");
+/// # Ok::<(), provenance::IdError>(())
+/// ```
+pub fn job_id(queue: &str, id: impl fmt::Display) -> Result<ArtifactId, IdError> {
+    let mut s = start(Kind::Job, queue.len() + 16);
+    non_empty(queue, s.len())?;
+    escape_into(&mut s, queue, false);
+    s.push(':');
+    let mut buf = String::new();
+    let text = display_to(&id, &mut buf);
+    non_empty(&text, s.len())?;
+    escape_into(&mut s, &text, false);
+    ArtifactId::from_canonical(s)
+}
+
+/// `cfg:` ID for a configuration path such as `app.database.pool_size`.
+///
+/// ```
+/// assert_eq!(provenance::config_id("app.database.pool_size")?.as_str(), "cfg:app.database.pool_size");
+/// # Ok::<(), provenance::IdError>(())
+/// ```
+pub fn config_id(path: &str) -> Result<ArtifactId, IdError> {
+    let mut s = start(Kind::Cfg, path.len());
+    non_empty(path, s.len())?;
+    escape_into(&mut s, path, false);
+    ArtifactId::from_canonical(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn examples_from_the_design_parse() {
+        for s in [
+            "mod:my_app::orders",
+            "fn:my_app::orders::create",
+            "tbl:orders",
+            "tbl:audit.orders",
+            "col:orders.total_cents",
+            "col:audit.orders.total_cents",
+            "rec:orders:42",
+            "rec:order_items:7,3",
+            "req:0190f1a2b3c4",
+            "mig:20240315_add_status",
+            "mig:20240315",
+            "job:default:j-123",
+            "cfg:app.database.pool_size",
+            "mod:MyApp.Orders",
+        ] {
+            let id = ArtifactId::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+            assert_eq!(id.as_str(), s);
+        }
+    }
+
+    #[test]
+    fn bad_input_says_what_and_where() {
+        let cases: &[(&str, IdErrorReason, usize)] = &[
+            ("", IdErrorReason::Empty, 0),
+            ("orders", IdErrorReason::MissingKind, 0),
+            ("row:orders:1", IdErrorReason::UnknownKind("row".into()), 0),
+            ("rec:orders:a b", IdErrorReason::Space, 12),
+            ("req:a\nb", IdErrorReason::ControlCharacter('\n'), 5),
+            ("rec:orders:é", IdErrorReason::NonAscii('é'), 11),
+            ("req:%4", IdErrorReason::BadEscape, 4),
+            ("req:%2f", IdErrorReason::BadEscape, 4),
+            ("req:%41", IdErrorReason::NeedlessEscape(b'A'), 4),
+            ("req:%FF", IdErrorReason::InvalidUtf8, 4),
+            ("rec:orders:", IdErrorReason::EmptyPart, 11),
+            ("rec:orders:1,,2", IdErrorReason::EmptyPart, 13),
+            ("mod:a:b", IdErrorReason::Reserved(':'), 5),
+            ("mod:a::::b", IdErrorReason::EmptyPart, 7),
+            (
+                "col:a.b.c.d",
+                IdErrorReason::Shape("a col id is col:table.column or col:schema.table.column"),
+                10,
+            ),
+        ];
+        for (input, reason, at) in cases {
+            let err = ArtifactId::parse(input).expect_err(input);
+            assert_eq!(
+                (err.reason(), err.position()),
+                (reason, *at),
+                "{input:?}: {err}"
+            );
+        }
+        let long = format!("req:{}", "a".repeat(MAX_LEN));
+        assert!(matches!(
+            ArtifactId::parse(&long).unwrap_err().reason(),
+            IdErrorReason::TooLong(_)
+        ));
+        assert_eq!(
+            ArtifactId::parse("rec:orders:a b").unwrap_err().to_string(),
+            "invalid artifact id: unescaped space; write it as %20 (at byte 12)"
+        );
+    }
+
+    #[test]
+    fn fn_needs_a_module() {
+        let err = ArtifactId::parse("fn:create").unwrap_err();
+        assert!(matches!(err.reason(), IdErrorReason::Shape(_)));
+        assert!(function_id("", "create").is_err());
+        assert!(function_id("m", "").is_err());
+    }
+
+    #[test]
+    fn builders_escape_what_the_grammar_reserves() {
+        assert_eq!(
+            record_id("orders", "50%").unwrap().as_str(),
+            "rec:orders:50%25"
+        );
+        assert_eq!(table_id("odd.name").unwrap().as_str(), "tbl:odd%2Ename");
+        assert_eq!(
+            record_id("users", "bob@example.com").unwrap().as_str(),
+            "rec:users:bob@example.com"
+        );
+        assert_eq!(
+            request_id("\"quoted\"").unwrap().as_str(),
+            "req:%22quoted%22"
+        );
+        assert_eq!(job_id("q:1", "x,y").unwrap().as_str(), "job:q%3A1:x%2Cy");
+        assert_eq!(
+            record_id("customers", "Zoë").unwrap().as_str(),
+            "rec:customers:Zo%C3%AB"
+        );
+        assert!(record_id("orders", "").is_err());
+        assert!(composite_record_id("orders", Vec::<u8>::new()).is_err());
+        assert!(matches!(
+            request_id(&"x".repeat(MAX_LEN)).unwrap_err().reason(),
+            IdErrorReason::TooLong(_)
+        ));
+    }
+
+    #[test]
+    fn kind_round_trips() {
+        for kind in Kind::ALL {
+            assert_eq!(kind.as_str().parse::<Kind>().unwrap(), kind);
+        }
+        assert!("usr".parse::<Kind>().is_err());
+    }
+}

@@ -1,0 +1,1148 @@
+//! The lineage graph store: artifacts as nodes, typed relations as edges.
+//!
+//! # How it is laid out, and why
+//!
+//! The store is split into shards by a hash of the artifact ID, each behind its own
+//! `parking_lot::Mutex`; there is no global lock. Recording an edge locks the shards of its two
+//! ends, always the lower-numbered one first, for a few dozen instructions. No lock is held
+//! while another part of the store, or user code, is called.
+//!
+//! Inside a shard, artifacts live in a slab and a hash table maps their IDs to slots. Every edge
+//! is stored at both ends as one packed `u64` (relation, direction, and the other end's shard,
+//! slot and generation), so walking either direction costs the same and an edge costs 16 bytes.
+//! Each adjacency list keeps the edges to structural artifacts before those to events: the
+//! duplicate check scans the shorter of the two matching parts, and both are short in practice
+//! (a record has few producers; a function touches few tables), however many records a
+//! function produced.
+//!
+//! # Retention
+//!
+//! Structural artifacts (`mod`, `fn`, `tbl`, `col`, `mig`, `cfg`) stay. Event artifacts (`req`,
+//! `job`, `rec`) are kept up to [`Config::event_capacity`]; each shard keeps its share and
+//! evicts its oldest event first, with its edges, counting evictions in [`Stats`]. A slot that is
+//! reused gets a new generation, so an edge that still points at the evicted artifact is
+//! recognised as stale and skipped by every query; neighbours drop such edges in batches once
+//! they make up half of their event edges, so memory stays proportional to what is retained.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::hash::BuildHasher;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use parking_lot::{Mutex, MutexGuard};
+use smallvec::SmallVec;
+
+use crate::arch::{ArchLayer, Signals, classify};
+use crate::error::Error;
+use crate::id::{ArtifactId, Kind, module_id};
+
+/// A typed relation between two artifacts, `from → to`.
+///
+/// The direction of the stored edge is the one in this table. Lineage flows along some edges
+/// and against others: [`Store::downstream`] follows the flow, [`Store::upstream`] goes against it.
+///
+/// | relation | from → to | lineage flows |
+/// |---|---|---|
+/// | `produced` | activity or code → artifact it wrote | from → to |
+/// | `read` | activity or code → artifact it read | to → from |
+/// | `called` | caller fn → callee fn | from → to |
+/// | `during` | fn → the req/job it ran in | to → from |
+/// | `depends_on` | mod → mod it uses | to → from |
+/// | `defines` | mod → fn | from → to |
+/// | `contains` | tbl → col, tbl → rec | from → to |
+/// | `derived_from` | artifact → artifact it was derived from | to → from |
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Relation {
+    /// PROV wasGeneratedBy / wasAttributedTo.
+    Produced,
+    /// PROV used.
+    Read,
+    /// PROV wasInformedBy.
+    Called,
+    /// PROV wasAssociatedWith.
+    During,
+    /// A module uses another.
+    DependsOn,
+    /// A module defines a function.
+    Defines,
+    /// A table contains a column or a record.
+    Contains,
+    /// PROV wasDerivedFrom.
+    DerivedFrom,
+}
+
+impl Relation {
+    /// Every relation.
+    pub const ALL: [Relation; 8] = [
+        Relation::Produced,
+        Relation::Read,
+        Relation::Called,
+        Relation::During,
+        Relation::DependsOn,
+        Relation::Defines,
+        Relation::Contains,
+        Relation::DerivedFrom,
+    ];
+
+    /// The snake_case name, e.g. `"derived_from"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Relation::Produced => "produced",
+            Relation::Read => "read",
+            Relation::Called => "called",
+            Relation::During => "during",
+            Relation::DependsOn => "depends_on",
+            Relation::Defines => "defines",
+            Relation::Contains => "contains",
+            Relation::DerivedFrom => "derived_from",
+        }
+    }
+
+    /// Whether lineage flows from `from` to `to` along this relation (see the table above).
+    pub const fn flows_forward(self) -> bool {
+        matches!(
+            self,
+            Relation::Produced | Relation::Called | Relation::Defines | Relation::Contains
+        )
+    }
+
+    const fn from_bits(bits: u64) -> Relation {
+        Relation::ALL[(bits & 7) as usize]
+    }
+}
+
+impl std::fmt::Display for Relation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which end of an edge a neighbour is on.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Direction {
+    /// The edge goes from the artifact asked about to the neighbour.
+    Outgoing,
+    /// The edge goes from the neighbour to the artifact asked about.
+    Incoming,
+}
+
+/// One neighbour of an artifact, as [`Store::neighbors`] returns it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Neighbor {
+    /// The neighbour's ID.
+    pub id: ArtifactId,
+    /// The relation of the edge.
+    pub relation: Relation,
+    /// Which way the edge goes.
+    pub direction: Direction,
+}
+
+/// What the store knows about one artifact, as [`Store::lookup`] returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Artifact {
+    /// The artifact's ID.
+    pub id: ArtifactId,
+    /// Its kind.
+    pub kind: Kind,
+    /// Its architectural layer, for modules and functions that have one.
+    pub layer: Option<ArchLayer>,
+    /// The source file, for code artifacts that have one.
+    pub source_file: Option<String>,
+    /// Other attributes (a request's method and status, a job's queue, …).
+    pub metadata: BTreeMap<String, String>,
+    /// When the store first saw it.
+    pub first_seen: SystemTime,
+    /// When it was last recorded or described.
+    pub last_seen: SystemTime,
+}
+
+/// Attributes to attach to an artifact with [`Store::describe`].
+///
+/// ```
+/// use provenance::{store::Attributes, ArchLayer, Store};
+///
+/// let store = Store::new();
+/// let id = provenance::function_id("shop::orders", "create")?;
+/// store.describe(&id, Attributes::new().layer(ArchLayer::Context).attr("calls", "3"))?;
+/// assert_eq!(store.lookup(id.as_str()).unwrap().metadata["calls"], "3");
+/// # Ok::<(), provenance::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attributes {
+    layer: Option<ArchLayer>,
+    source_file: Option<String>,
+    attrs: Vec<(String, String)>,
+}
+
+impl Attributes {
+    /// No attributes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the architectural layer.
+    pub fn layer(mut self, layer: ArchLayer) -> Self {
+        self.layer = Some(layer);
+        self
+    }
+
+    /// Sets the source file.
+    pub fn source_file(mut self, path: impl Into<String>) -> Self {
+        self.source_file = Some(path.into());
+        self
+    }
+
+    /// Sets one attribute; a key given again replaces the value.
+    pub fn attr(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.attrs.push((key.into(), value.into()));
+        self
+    }
+}
+
+/// Largest number of attributes one artifact keeps; further new keys are ignored.
+pub const MAX_ATTRIBUTES: usize = 64;
+/// Longest attribute value, in bytes; longer values are cut at a character boundary.
+pub const MAX_ATTRIBUTE_LEN: usize = 1024;
+
+/// What [`Store::register_module`] takes: the seed's `source_file:`, `layer:` and
+/// `dependencies:` options.
+///
+/// ```
+/// use provenance::{ArchLayer, ModuleInfo, Store};
+///
+/// let store = Store::new();
+/// store.register_module(
+///     "my_app::orders",
+///     ModuleInfo::default()
+///         .source_file("src/orders.rs")
+///         .layer(ArchLayer::Context)
+///         .dependency("mod:my_app::repo"),
+/// )?;
+/// assert_eq!(store.related("mod:my_app::orders"), ["mod:my_app::repo"]);
+/// # Ok::<(), provenance::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModuleInfo {
+    source_file: Option<String>,
+    layer: Option<ArchLayer>,
+    signals: Signals,
+    dependencies: Vec<String>,
+}
+
+impl ModuleInfo {
+    /// The module's source file; also used to classify its layer when none is given.
+    pub fn source_file(mut self, path: impl Into<String>) -> Self {
+        self.source_file = Some(path.into());
+        self
+    }
+
+    /// The module's layer. Without it, [`classify`] decides from the path and name.
+    pub fn layer(mut self, layer: ArchLayer) -> Self {
+        self.layer = Some(layer);
+        self
+    }
+
+    /// What the module contains, for classification (e.g. a `FromRow` type).
+    pub fn signals(mut self, signals: Signals) -> Self {
+        self.signals = signals;
+        self
+    }
+
+    /// A module this one depends on, as `mod:path` or a bare path.
+    pub fn dependency(mut self, module: impl Into<String>) -> Self {
+        self.dependencies.push(module.into());
+        self
+    }
+}
+
+/// Limits of a [`Store`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    event_capacity: usize,
+    shards: usize,
+}
+
+impl Config {
+    /// The default number of event artifacts (`req`, `job`, `rec`) kept: 100 000, about 12 MB
+    /// with one producing edge each.
+    pub const DEFAULT_EVENT_CAPACITY: usize = 100_000;
+    /// The default number of shards.
+    pub const DEFAULT_SHARDS: usize = 64;
+    /// The most shards a store can have.
+    pub const MAX_SHARDS: usize = 1 << SHARD_BITS;
+
+    /// The defaults.
+    pub const fn new() -> Self {
+        Config {
+            event_capacity: Self::DEFAULT_EVENT_CAPACITY,
+            shards: Self::DEFAULT_SHARDS,
+        }
+    }
+
+    /// How many event artifacts to keep (at least 1). The oldest go first.
+    pub const fn event_capacity(mut self, capacity: usize) -> Self {
+        self.event_capacity = if capacity == 0 { 1 } else { capacity };
+        self
+    }
+
+    /// How many shards to split the store into (1 to 256; more shards, less contention).
+    /// A store never has more shards than its event capacity, so that each can keep one.
+    pub const fn shards(mut self, shards: usize) -> Self {
+        self.shards = if shards == 0 {
+            1
+        } else if shards > Self::MAX_SHARDS {
+            Self::MAX_SHARDS
+        } else {
+            shards
+        };
+        self
+    }
+
+    /// The event capacity.
+    pub const fn get_event_capacity(&self) -> usize {
+        self.event_capacity
+    }
+
+    fn shard_count(&self) -> usize {
+        self.shards.min(self.event_capacity).max(1)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::new()
+    }
+}
+
+/// Counts of what a store holds and what it dropped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Stats {
+    /// Artifacts held, by kind (kinds with none are absent).
+    pub artifacts: BTreeMap<Kind, u64>,
+    /// Edges held.
+    pub edges: u64,
+    /// Event artifacts evicted to stay within capacity, by kind.
+    pub evicted: BTreeMap<Kind, u64>,
+    /// The configured event capacity.
+    pub event_capacity: usize,
+}
+
+impl Stats {
+    /// All artifacts held.
+    pub fn total_artifacts(&self) -> u64 {
+        self.artifacts.values().sum()
+    }
+
+    /// Event artifacts held (`req`, `job`, `rec`).
+    pub fn events(&self) -> u64 {
+        self.artifacts
+            .iter()
+            .filter(|(k, _)| k.is_event())
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// All evictions.
+    pub fn total_evicted(&self) -> u64 {
+        self.evicted.values().sum()
+    }
+}
+
+/// The lineage graph. A cheap handle: clones share one graph.
+///
+/// ```
+/// use provenance::Store;
+///
+/// let store = Store::new();
+/// store.record("rec:orders:42", "fn:my_app::orders::create")?;
+/// assert_eq!(store.related("fn:my_app::orders::create"), ["rec:orders:42"]);
+/// assert_eq!(store.lookup("rec:orders:42").unwrap().kind, provenance::Kind::Rec);
+/// # Ok::<(), provenance::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shards: Box<[Padded]>,
+    hasher: DefaultHashBuilder,
+    config: Config,
+}
+
+// One shard per cache-line pair, so that two threads locking neighbouring shards do not
+// contend on the same line.
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("config", &self.inner.config)
+            .field("shards", &self.inner.shards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new()
+    }
+}
+
+/// The process-wide store behind the crate's free functions (`provenance::record`, …),
+/// created with the default [`Config`] on first use.
+pub fn global() -> &'static Store {
+    static GLOBAL: OnceLock<Store> = OnceLock::new();
+    GLOBAL.get_or_init(Store::new)
+}
+
+impl Store {
+    /// An empty store with the default [`Config`].
+    pub fn new() -> Store {
+        Store::with_config(Config::new())
+    }
+
+    /// An empty store with the given limits.
+    pub fn with_config(config: Config) -> Store {
+        let n = config.shard_count();
+        let shards = (0..n)
+            .map(|i| {
+                let capacity =
+                    config.event_capacity / n + usize::from(i < config.event_capacity % n);
+                Padded(Mutex::new(Shard::new(capacity)))
+            })
+            .collect();
+        Store {
+            inner: Arc::new(Inner {
+                shards,
+                hasher: DefaultHashBuilder::default(),
+                config,
+            }),
+        }
+    }
+
+    /// The store's limits.
+    pub fn config(&self) -> Config {
+        self.inner.config
+    }
+
+    /// Registers a module with its source file, layer and dependencies, as the seed's
+    /// `register_module`. `module` is a path (`my_app::orders`) or an ID (`mod:my_app::orders`).
+    /// Every ID is checked before anything is written.
+    pub fn register_module(&self, module: &str, info: ModuleInfo) -> Result<ArtifactId, Error> {
+        let id = as_module_id(module)?;
+        let deps = info
+            .dependencies
+            .iter()
+            .map(|d| as_module_id(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        let path = id.body().to_owned();
+        let layer = info.layer.unwrap_or_else(|| {
+            classify(
+                info.source_file.as_deref().unwrap_or(""),
+                &path,
+                info.signals,
+            )
+        });
+        let mut attrs = Attributes::new().layer(layer);
+        attrs.source_file = info.source_file;
+        self.describe(&id, attrs)?;
+        for dep in &deps {
+            self.relate(&id, Relation::DependsOn, dep)?;
+        }
+        Ok(id)
+    }
+
+    /// Records that `origin` produced `artifact`: the seed's `record(id, origin: ...)`, a
+    /// [`Relation::Produced`] edge from origin to artifact. Recording the same pair again only
+    /// refreshes `last_seen`.
+    pub fn record(&self, artifact: &str, origin: &str) -> Result<(), Error> {
+        let artifact = ArtifactId::parse(artifact)?;
+        let origin = ArtifactId::parse(origin)?;
+        self.relate(&origin, Relation::Produced, &artifact)
+    }
+
+    /// Records a typed edge `from → to`, creating either artifact if it is new. The one call
+    /// behind every other way of recording lineage.
+    pub fn relate(
+        &self,
+        from: &ArtifactId,
+        relation: Relation,
+        to: &ArtifactId,
+    ) -> Result<(), Error> {
+        let now = now_millis();
+        let hf = self.hash(from.as_str());
+        let sf = self.shard_of(hf);
+        let mut evicted = Vec::new();
+        if from == to {
+            let mut shard = self.lock(sf);
+            let i = shard.get_or_insert(&self.inner.hasher, hf, from, now, sf)?;
+            let e = pack(relation, DIR_LOOP, shard.node_ref(sf, i));
+            let structural = !from.kind().is_event();
+            if !shard.part(i, structural).contains(&e) {
+                shard.push_edge(i, e, structural);
+                shard.edges += 1;
+            }
+            shard.evict_over_capacity(&self.inner.hasher, sf, &mut evicted);
+        } else {
+            let ht = self.hash(to.as_str());
+            let st = self.shard_of(ht);
+            let mut pair = self.lock_pair(sf, st);
+            let h = &self.inner.hasher;
+            let ia = pair.a().get_or_insert(h, hf, from, now, sf)?;
+            let ra = pair.a().node_ref(sf, ia);
+            let ib = pair.b().get_or_insert(h, ht, to, now, st)?;
+            let rb = pair.b().node_ref(st, ib);
+            let (from_struct, to_struct) = (!from.kind().is_event(), !to.kind().is_event());
+            let out = pack(relation, DIR_OUT, rb);
+            let inc = pack(relation, DIR_IN, ra);
+            // Scan the shorter of the two lists that would hold this edge.
+            let la = pair.a().part(ia, to_struct).len();
+            let lb = pair.b().part(ib, from_struct).len();
+            let exists = if la <= lb {
+                pair.a().part(ia, to_struct).contains(&out)
+            } else {
+                pair.b().part(ib, from_struct).contains(&inc)
+            };
+            if !exists {
+                pair.a().push_edge(ia, out, to_struct);
+                pair.b().push_edge(ib, inc, from_struct);
+                pair.a().edges += 1;
+            }
+            pair.a().evict_over_capacity(h, sf, &mut evicted);
+            if sf != st {
+                pair.b().evict_over_capacity(h, st, &mut evicted);
+            }
+        }
+        if !evicted.is_empty() {
+            self.unlink_evicted(&evicted);
+        }
+        Ok(())
+    }
+
+    /// Makes sure `id` exists and refreshes its `last_seen`.
+    pub fn touch(&self, id: &ArtifactId) -> Result<(), Error> {
+        self.describe(id, Attributes::new())
+    }
+
+    /// Creates `id` if needed and attaches attributes to it. Values longer than
+    /// [`MAX_ATTRIBUTE_LEN`] are cut; past [`MAX_ATTRIBUTES`] keys, new keys are ignored.
+    pub fn describe(&self, id: &ArtifactId, attrs: Attributes) -> Result<(), Error> {
+        let h = self.hash(id.as_str());
+        let s = self.shard_of(h);
+        let mut evicted = Vec::new();
+        {
+            let mut shard = self.lock(s);
+            let i = shard.get_or_insert(&self.inner.hasher, h, id, now_millis(), s)?;
+            let nothing =
+                attrs.layer.is_none() && attrs.source_file.is_none() && attrs.attrs.is_empty();
+            if !nothing {
+                let meta = shard.meta.entry(i).or_default();
+                if let Some(layer) = attrs.layer {
+                    meta.layer = Some(layer);
+                }
+                if let Some(file) = attrs.source_file {
+                    meta.source_file = Some(truncate(file).into_boxed_str());
+                }
+                for (k, v) in attrs.attrs {
+                    let v = truncate(v).into_boxed_str();
+                    if let Some(slot) = meta.attrs.get_mut(k.as_str()) {
+                        *slot = v;
+                    } else if meta.attrs.len() < MAX_ATTRIBUTES {
+                        meta.attrs.insert(truncate(k).into_boxed_str(), v);
+                    }
+                }
+            }
+            shard.evict_over_capacity(&self.inner.hasher, s, &mut evicted);
+        }
+        if !evicted.is_empty() {
+            self.unlink_evicted(&evicted);
+        }
+        Ok(())
+    }
+
+    /// What the store knows about `id`, or `None` if it never saw it (or evicted it, or `id`
+    /// is not a valid ID).
+    pub fn lookup(&self, id: &str) -> Option<Artifact> {
+        let id = ArtifactId::parse(id).ok()?;
+        let h = self.hash(id.as_str());
+        let s = self.shard_of(h);
+        let shard = self.lock(s);
+        let i = shard.find(h, id.as_str())?;
+        let node = &shard.nodes[i as usize];
+        let meta = shard.meta.get(&i);
+        Some(Artifact {
+            kind: id.kind(),
+            layer: meta.and_then(|m| m.layer),
+            source_file: meta.and_then(|m| m.source_file.as_deref().map(str::to_owned)),
+            metadata: meta
+                .map(|m| {
+                    m.attrs
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            first_seen: UNIX_EPOCH + Duration::from_millis(node.first_seen),
+            last_seen: UNIX_EPOCH + Duration::from_millis(node.last_seen),
+            id,
+        })
+    }
+
+    /// The direct neighbours of `id` in both directions, each once, sorted by ID: the seed's
+    /// `related`. An artifact is not its own neighbour. Empty for an unknown or invalid ID.
+    pub fn related(&self, id: &str) -> Vec<ArtifactId> {
+        let mut ids: Vec<ArtifactId> = self.neighbors(id).into_iter().map(|n| n.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if let Ok(pos) = ids.binary_search_by(|x| x.as_str().cmp(id)) {
+            ids.remove(pos);
+        }
+        ids
+    }
+
+    /// Every edge of `id` with its relation and direction, sorted.
+    pub fn neighbors(&self, id: &str) -> Vec<Neighbor> {
+        let Some((_, entries)) = self.adjacency_of_id(id) else {
+            return Vec::new();
+        };
+        let keys = self.resolve(entries.iter().map(|&e| unpack_ref(e)));
+        let mut out = Vec::with_capacity(entries.len());
+        for (&e, key) in entries.iter().zip(keys) {
+            let Some(key) = key else { continue };
+            let relation = Relation::from_bits(e >> REL_SHIFT);
+            match (e >> DIR_SHIFT) & 3 {
+                DIR_OUT => out.push(Neighbor {
+                    id: key,
+                    relation,
+                    direction: Direction::Outgoing,
+                }),
+                DIR_IN => out.push(Neighbor {
+                    id: key,
+                    relation,
+                    direction: Direction::Incoming,
+                }),
+                _ => {
+                    out.push(Neighbor {
+                        id: key.clone(),
+                        relation,
+                        direction: Direction::Outgoing,
+                    });
+                    out.push(Neighbor {
+                        id: key,
+                        relation,
+                        direction: Direction::Incoming,
+                    });
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Every registered module with the modules it depends on: the seed's `module_graph`.
+    pub fn module_graph(&self) -> BTreeMap<ArtifactId, Vec<ArtifactId>> {
+        let mut modules: Vec<(ArtifactId, Vec<u64>)> = Vec::new();
+        for padded in &self.inner.shards {
+            let shard = padded.0.lock();
+            for &i in &shard.modules {
+                let node = &shard.nodes[i as usize];
+                let deps = node
+                    .adj
+                    .iter()
+                    .copied()
+                    .filter(|&e| {
+                        Relation::from_bits(e >> REL_SHIFT) == Relation::DependsOn
+                            && (e >> DIR_SHIFT) & 3 != DIR_IN
+                    })
+                    .collect();
+                modules.push((ArtifactId::from_trusted(&node.key), deps));
+            }
+        }
+        let mut graph = BTreeMap::new();
+        for (id, deps) in modules {
+            let mut deps: Vec<ArtifactId> = self
+                .resolve(deps.iter().map(|&e| unpack_ref(e)))
+                .into_iter()
+                .flatten()
+                .collect();
+            deps.sort_unstable();
+            deps.dedup();
+            graph.insert(id, deps);
+        }
+        graph
+    }
+
+    /// Counts of artifacts by kind, edges and evictions.
+    pub fn stats(&self) -> Stats {
+        let mut live = [0u64; 9];
+        let mut evicted = [0u64; 9];
+        let mut edges = 0i64;
+        for padded in &self.inner.shards {
+            let shard = padded.0.lock();
+            for k in 0..9 {
+                live[k] += shard.live[k];
+                evicted[k] += shard.evicted[k];
+            }
+            edges += shard.edges;
+        }
+        let by_kind = |counts: [u64; 9]| {
+            Kind::ALL
+                .into_iter()
+                .filter(|k| counts[k.index()] > 0)
+                .map(|k| (k, counts[k.index()]))
+                .collect()
+        };
+        Stats {
+            artifacts: by_kind(live),
+            edges: edges.max(0) as u64,
+            evicted: by_kind(evicted),
+            event_capacity: self.inner.config.event_capacity,
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Internals shared with the query module.
+
+    fn hash(&self, key: &str) -> u64 {
+        self.inner.hasher.hash_one(key)
+    }
+
+    /// Bits 24..56 of the hash pick the shard: hashbrown uses the low bits for the bucket and
+    /// the top seven for its control bytes, and both must stay uniform inside a shard.
+    fn shard_of(&self, hash: u64) -> usize {
+        let x = (hash >> 24) as u32 as u64;
+        ((x * self.inner.shards.len() as u64) >> 32) as usize
+    }
+
+    fn lock(&self, shard: usize) -> MutexGuard<'_, Shard> {
+        self.inner.shards[shard].0.lock()
+    }
+
+    fn lock_pair(&self, a: usize, b: usize) -> Pair<'_> {
+        if a == b {
+            Pair {
+                first: self.lock(a),
+                second: None,
+                a_first: true,
+            }
+        } else if a < b {
+            let first = self.lock(a);
+            Pair {
+                first,
+                second: Some(self.lock(b)),
+                a_first: true,
+            }
+        } else {
+            let first = self.lock(b);
+            Pair {
+                first,
+                second: Some(self.lock(a)),
+                a_first: false,
+            }
+        }
+    }
+
+    /// The reference and a copy of the adjacency of a live artifact.
+    pub(crate) fn adjacency_of_id(&self, id: &str) -> Option<(NodeRef, Vec<u64>)> {
+        let h = self.hash(id);
+        let s = self.shard_of(h);
+        let shard = self.lock(s);
+        let i = shard.find(h, id)?;
+        Some((shard.node_ref(s, i), shard.nodes[i as usize].adj.to_vec()))
+    }
+
+    /// A copy of the adjacency of `r`, or `None` if it was evicted.
+    pub(crate) fn adjacency_of(&self, r: NodeRef) -> Option<Vec<u64>> {
+        let shard = self.lock(r.shard());
+        shard.live_node(r).map(|node| node.adj.to_vec())
+    }
+
+    /// The IDs of `refs`, in order; `None` for those evicted since. Locks each shard once.
+    pub(crate) fn resolve(&self, refs: impl Iterator<Item = NodeRef>) -> Vec<Option<ArtifactId>> {
+        let refs: Vec<NodeRef> = refs.collect();
+        let mut order: Vec<usize> = (0..refs.len()).collect();
+        order.sort_unstable_by_key(|&i| refs[i].shard());
+        let mut out = vec![None; refs.len()];
+        let mut k = 0;
+        while k < order.len() {
+            let s = refs[order[k]].shard();
+            let shard = self.lock(s);
+            while k < order.len() && refs[order[k]].shard() == s {
+                let i = order[k];
+                out[i] = shard
+                    .live_node(refs[i])
+                    .map(|n| ArtifactId::from_trusted(&n.key));
+                k += 1;
+            }
+        }
+        out
+    }
+
+    /// Tells the neighbours of evicted artifacts that those edges are gone, one lock per
+    /// shard. Runs after the evicting shard's lock is released.
+    fn unlink_evicted(&self, evicted: &[Evicted]) {
+        // (neighbour, the evicted artifact's ref)
+        let mut notes: Vec<(NodeRef, NodeRef)> = Vec::new();
+        for ev in evicted {
+            for &e in &ev.adj {
+                if (e >> DIR_SHIFT) & 3 != DIR_LOOP {
+                    notes.push((unpack_ref(e), ev.node));
+                }
+            }
+        }
+        notes.sort_unstable_by_key(|(n, _)| n.0);
+        let mut k = 0;
+        while k < notes.len() {
+            let s = notes[k].0.shard();
+            let mut shard = self.lock(s);
+            while k < notes.len() && notes[k].0.shard() == s {
+                let (neighbour, gone) = notes[k];
+                shard.unlink(neighbour, gone);
+                k += 1;
+            }
+        }
+    }
+}
+
+fn as_module_id(module: &str) -> Result<ArtifactId, Error> {
+    if module.starts_with("mod:") {
+        Ok(ArtifactId::parse(module)?)
+    } else {
+        Ok(module_id(module)?)
+    }
+}
+
+fn truncate(mut s: String) -> String {
+    if s.len() > MAX_ATTRIBUTE_LEN {
+        let mut cut = MAX_ATTRIBUTE_LEN;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packed references and edges.
+
+const GEN_BITS: u32 = 27;
+const IDX_BITS: u32 = 24;
+const SHARD_BITS: u32 = 8;
+const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
+const IDX_MASK: u64 = (1 << IDX_BITS) - 1;
+const SHARD_MASK: u64 = (1 << SHARD_BITS) - 1;
+const REF_MASK: u64 = (1 << (GEN_BITS + IDX_BITS + SHARD_BITS)) - 1;
+const DIR_SHIFT: u32 = GEN_BITS + IDX_BITS + SHARD_BITS;
+const REL_SHIFT: u32 = DIR_SHIFT + 2;
+const MAX_SLOTS: usize = 1 << IDX_BITS;
+
+const DIR_OUT: u64 = 0;
+const DIR_IN: u64 = 1;
+const DIR_LOOP: u64 = 2;
+
+/// A reference to one incarnation of a slot: shard, slot index and generation.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct NodeRef(u64);
+
+impl NodeRef {
+    fn new(shard: usize, idx: u32, generation: u32) -> Self {
+        NodeRef(
+            ((shard as u64) << (GEN_BITS + IDX_BITS))
+                | ((idx as u64) << GEN_BITS)
+                | generation as u64,
+        )
+    }
+
+    pub(crate) fn shard(self) -> usize {
+        ((self.0 >> (GEN_BITS + IDX_BITS)) & SHARD_MASK) as usize
+    }
+
+    fn idx(self) -> u32 {
+        ((self.0 >> GEN_BITS) & IDX_MASK) as u32
+    }
+
+    fn generation(self) -> u32 {
+        (self.0 & GEN_MASK) as u32
+    }
+}
+
+fn pack(relation: Relation, dir: u64, r: NodeRef) -> u64 {
+    ((relation as u64) << REL_SHIFT) | (dir << DIR_SHIFT) | r.0
+}
+
+pub(crate) fn unpack_ref(e: u64) -> NodeRef {
+    NodeRef(e & REF_MASK)
+}
+
+/// The relation and direction of a packed edge, as the query module reads them.
+pub(crate) fn unpack_edge(e: u64) -> (Relation, Option<Direction>) {
+    let dir = match (e >> DIR_SHIFT) & 3 {
+        DIR_OUT => Some(Direction::Outgoing),
+        DIR_IN => Some(Direction::Incoming),
+        _ => None,
+    };
+    (Relation::from_bits(e >> REL_SHIFT), dir)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shards.
+
+struct Pair<'a> {
+    first: MutexGuard<'a, Shard>,
+    second: Option<MutexGuard<'a, Shard>>,
+    a_first: bool,
+}
+
+impl Pair<'_> {
+    fn a(&mut self) -> &mut Shard {
+        match (&mut self.second, self.a_first) {
+            (Some(second), false) => second,
+            _ => &mut self.first,
+        }
+    }
+
+    fn b(&mut self) -> &mut Shard {
+        match (&mut self.second, self.a_first) {
+            (Some(second), true) => second,
+            _ => &mut self.first,
+        }
+    }
+}
+
+struct Node {
+    /// Empty while the slot is free.
+    key: Box<str>,
+    /// Packed edges; those to structural artifacts first (`..n_struct`), then those to events.
+    adj: SmallVec<[u64; 2]>,
+    n_struct: u32,
+    generation: u32,
+    first_seen: u64,
+    last_seen: u64,
+}
+
+#[derive(Default)]
+struct Meta {
+    layer: Option<ArchLayer>,
+    source_file: Option<Box<str>>,
+    attrs: BTreeMap<Box<str>, Box<str>>,
+}
+
+struct Evicted {
+    node: NodeRef,
+    adj: SmallVec<[u64; 2]>,
+}
+
+struct Shard {
+    index: HashTable<u32>,
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    /// Slots of event artifacts, oldest first.
+    events: VecDeque<u32>,
+    event_capacity: usize,
+    /// Modules, for `module_graph` without a scan. Structural artifacts are never evicted.
+    modules: Vec<u32>,
+    meta: HashMap<u32, Meta>,
+    /// Per artifact: evicted neighbours whose edges it still holds, dropped in batches.
+    dead: HashMap<u32, Vec<NodeRef>>,
+    live: [u64; 9],
+    evicted: [u64; 9],
+    /// Edges created here minus edges removed here; only the sum over shards is meaningful.
+    edges: i64,
+}
+
+impl Shard {
+    fn new(event_capacity: usize) -> Self {
+        Shard {
+            index: HashTable::new(),
+            nodes: Vec::new(),
+            free: Vec::new(),
+            events: VecDeque::new(),
+            event_capacity,
+            modules: Vec::new(),
+            meta: HashMap::new(),
+            dead: HashMap::new(),
+            live: [0; 9],
+            evicted: [0; 9],
+            edges: 0,
+        }
+    }
+
+    fn find(&self, hash: u64, key: &str) -> Option<u32> {
+        self.index
+            .find(hash, |&i| &*self.nodes[i as usize].key == key)
+            .copied()
+    }
+
+    fn node_ref(&self, shard: usize, i: u32) -> NodeRef {
+        NodeRef::new(shard, i, self.nodes[i as usize].generation)
+    }
+
+    fn live_node(&self, r: NodeRef) -> Option<&Node> {
+        self.nodes
+            .get(r.idx() as usize)
+            .filter(|n| n.generation == r.generation() && !n.key.is_empty())
+    }
+
+    fn get_or_insert(
+        &mut self,
+        hasher: &DefaultHashBuilder,
+        hash: u64,
+        id: &ArtifactId,
+        now: u64,
+        shard: usize,
+    ) -> Result<u32, Error> {
+        if let Some(i) = self.find(hash, id.as_str()) {
+            self.nodes[i as usize].last_seen = now;
+            return Ok(i);
+        }
+        let key: Box<str> = id.as_str().into();
+        let i = match self.free.pop() {
+            Some(i) => {
+                let node = &mut self.nodes[i as usize];
+                node.key = key;
+                node.first_seen = now;
+                node.last_seen = now;
+                i
+            }
+            None => {
+                if self.nodes.len() >= MAX_SLOTS {
+                    return Err(Error::Full {
+                        shard,
+                        max: MAX_SLOTS,
+                    });
+                }
+                self.nodes.push(Node {
+                    key,
+                    adj: SmallVec::new(),
+                    n_struct: 0,
+                    generation: 0,
+                    first_seen: now,
+                    last_seen: now,
+                });
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        let nodes = &self.nodes;
+        self.index
+            .insert_unique(hash, i, |&j| hasher.hash_one(&*nodes[j as usize].key));
+        let kind = id.kind();
+        self.live[kind.index()] += 1;
+        if kind.is_event() {
+            self.events.push_back(i);
+        } else if kind == Kind::Mod {
+            self.modules.push(i);
+        }
+        Ok(i)
+    }
+
+    /// The part of `i`'s edges that point at structural artifacts, or at events.
+    fn part(&self, i: u32, structural: bool) -> &[u64] {
+        let node = &self.nodes[i as usize];
+        let (s, e) = node.adj.split_at(node.n_struct as usize);
+        if structural { s } else { e }
+    }
+
+    fn push_edge(&mut self, i: u32, e: u64, structural: bool) {
+        let node = &mut self.nodes[i as usize];
+        node.adj.push(e);
+        if structural {
+            // Keep structural edges first: swap the new one with the first event edge.
+            let last = node.adj.len() - 1;
+            node.adj.swap(node.n_struct as usize, last);
+            node.n_struct += 1;
+        }
+    }
+
+    fn evict_over_capacity(
+        &mut self,
+        hasher: &DefaultHashBuilder,
+        shard: usize,
+        out: &mut Vec<Evicted>,
+    ) {
+        while self.events.len() > self.event_capacity {
+            let Some(i) = self.events.pop_front() else {
+                break;
+            };
+            let node = &mut self.nodes[i as usize];
+            let r = NodeRef::new(shard, i, node.generation);
+            let key = std::mem::take(&mut node.key);
+            let mut adj = std::mem::take(&mut node.adj);
+            node.n_struct = 0;
+            node.generation = ((node.generation as u64 + 1) & GEN_MASK) as u32;
+            let hash = hasher.hash_one(&*key);
+            if let Ok(entry) = self.index.find_entry(hash, |&j| j == i) {
+                entry.remove();
+            }
+            let kind = key
+                .split(':')
+                .next()
+                .and_then(|p| p.parse::<Kind>().ok())
+                .unwrap_or(Kind::Rec);
+            self.live[kind.index()] -= 1;
+            self.evicted[kind.index()] += 1;
+            self.meta.remove(&i);
+            // Neighbours that already told us they were evicted have accounted for those edges.
+            if let Some(mut dead) = self.dead.remove(&i) {
+                dead.sort_unstable();
+                adj.retain(|e| dead.binary_search(&unpack_ref(*e)).is_err());
+            }
+            // A loop lives only here; the others are settled with the neighbour in `unlink`.
+            let loops = adj
+                .iter()
+                .filter(|&&e| (e >> DIR_SHIFT) & 3 == DIR_LOOP)
+                .count();
+            self.edges -= loops as i64;
+            self.free.push(i);
+            out.push(Evicted { node: r, adj });
+        }
+    }
+
+    /// `gone` was evicted while holding edges to `neighbour`. Settles the edge count and drops
+    /// `neighbour`'s stale edges once they are half of its event edges.
+    fn unlink(&mut self, neighbour: NodeRef, gone: NodeRef) {
+        let i = neighbour.idx();
+        let alive = self.live_node(neighbour).is_some();
+        // When both ends were evicted before either heard of the other, both send a note;
+        // the lower reference settles the edge so it is counted out exactly once.
+        if alive || gone < neighbour {
+            self.edges -= 1;
+        }
+        if !alive {
+            return;
+        }
+        let dead = self.dead.entry(i).or_default();
+        dead.push(gone);
+        let node = &mut self.nodes[i as usize];
+        let event_edges = node.adj.len() - node.n_struct as usize;
+        if dead.len() * 2 >= event_edges {
+            let mut dead = self.dead.remove(&i).unwrap_or_default();
+            dead.sort_unstable();
+            // Only event edges can point at an evicted artifact, so n_struct stays right.
+            node.adj
+                .retain(|e| dead.binary_search(&unpack_ref(*e)).is_err());
+            if node.adj.len() <= node.adj.inline_size() {
+                node.adj.shrink_to_fit();
+            }
+        }
+    }
+}
