@@ -1,2 +1,584 @@
-#![allow(missing_docs)]
-fn main() {}
+//! Benchmarks of the lineage `Store`: what recording and querying cost, each measured beside a
+//! naive `parking_lot::Mutex<std::collections::HashMap<String, Vec<String>>>` doing the same
+//! job in the same group (`baseline_mutex_hashmap`), so the ratio is visible in one report.
+//!
+//! | group | instrumented | what is timed | budget |
+//! |---|---|---|---|
+//! | `record` | `record`, `record_at_capacity`, `relate` | one new `rec:` from an existing `fn:` | `record` median ≤ 300 ns |
+//! | `record_2_threads` | `record` | two threads, same origin, one shared store | ≥ 3 M records/s in all |
+//! | `related` | `related` | a record with 10 neighbours among ~200k artifacts | ≤ 1 µs |
+//! | `downstream` | `downstream` | `downstream(mod, 3)` on a graph of ~2.1 M edges | ≤ 1 ms |
+//!
+//! Only the store call is timed: IDs are generated before each timed run, and stores are
+//! built or replaced outside it. `record` and `relate` run against a store large enough that
+//! nothing is evicted (checked after every run); `record_at_capacity` runs against a full
+//! store, so every record evicts the oldest one (the steady state of a long-running server;
+//! checked too). The `downstream` graph is built once, on first use, and its edge count and the
+//! size of the measured lineage are printed to stderr; the result is checked against the
+//! baseline's walk before anything is timed.
+//!
+//! Run all of it (under three minutes on two cores) with
+//!
+//! ```text
+//! cargo bench -p provenance --bench store
+//! ```
+//!
+//! or one group with e.g. `cargo bench -p provenance --bench store -- downstream`.
+
+use std::cell::OnceCell;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hint::black_box;
+use std::sync::Barrier;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use parking_lot::Mutex;
+use provenance::{
+    ArtifactId, Config, Relation, Store, function_id, module_id, record_id, table_id,
+};
+
+/// The naive baseline: every artifact's related IDs, behind one lock.
+type Naive = Mutex<HashMap<String, Vec<String>>>;
+
+/// The origin of every record in the `record*` groups.
+const ORIGIN: &str = "fn:shop::orders::create";
+
+/// A store (or baseline map) that is replaced by a fresh one, outside timing, before it would
+/// hold more than this many records from the timed runs, so that it never evicts and its size
+/// stays in a realistic range.
+const RESET_AT: u64 = 1_000_000;
+
+/// The event capacity of the full store in `record_at_capacity` (the default).
+const AT_CAPACITY: usize = Config::DEFAULT_EVENT_CAPACITY;
+
+/// A value that is replaced by `make(limit)` before it has taken more than `limit` items,
+/// where `limit` is the larger of [`RESET_AT`] and the size of the next run.
+struct Fresh<T> {
+    value: T,
+    used: u64,
+    make: fn(u64) -> T,
+}
+
+impl<T> Fresh<T> {
+    fn new(make: fn(u64) -> T) -> Self {
+        Fresh {
+            value: make(RESET_AT),
+            used: 0,
+            make,
+        }
+    }
+
+    /// The value, with room for `n` more items.
+    fn room_for(&mut self, n: u64) -> &T {
+        let limit = RESET_AT.max(n);
+        if self.used + n > limit {
+            // The old value is dropped here, before the timed run.
+            self.value = (self.make)(limit);
+            self.used = 0;
+        }
+        self.used += n;
+        &self.value
+    }
+}
+
+/// A store that holds `n` records without evicting (shards get a share of the capacity, so
+/// leave room for an uneven spread), with [`ORIGIN`] already in it.
+fn unbounded_store(n: u64) -> Store {
+    let store = Store::with_config(Config::new().event_capacity(2 * n as usize + 100_000));
+    store.touch(&ArtifactId::parse(ORIGIN).unwrap()).unwrap();
+    store
+}
+
+/// An empty baseline map with [`ORIGIN`] already in it.
+fn naive_map(_: u64) -> Naive {
+    let mut map = HashMap::new();
+    map.insert(ORIGIN.to_owned(), Vec::new());
+    Mutex::new(map)
+}
+
+/// What the baseline does for `record(artifact, origin)`: the edge at both ends, as the store
+/// keeps it, so that `related` works from either.
+fn naive_insert(map: &Naive, artifact: &str, origin: &str) {
+    let mut map = map.lock();
+    match map.get_mut(origin) {
+        Some(list) => list.push(artifact.to_owned()),
+        None => {
+            map.insert(origin.to_owned(), vec![artifact.to_owned()]);
+        }
+    }
+    map.entry(artifact.to_owned())
+        .or_default()
+        .push(origin.to_owned());
+}
+
+/// `n` new record IDs as strings, numbered from `*next` on.
+fn rec_strings(next: &mut u64, n: u64) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            *next += 1;
+            format!("rec:orders:{next}")
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// record
+
+fn bench_record(c: &mut Criterion) {
+    let mut g = c.benchmark_group("record");
+
+    g.bench_function("record", |b| {
+        let mut stores = Fresh::new(unbounded_store);
+        let mut next = 0;
+        b.iter_custom(|iters| {
+            let ids = rec_strings(&mut next, iters);
+            let store = stores.room_for(iters);
+            let start = Instant::now();
+            for id in &ids {
+                store.record(black_box(id), black_box(ORIGIN)).unwrap();
+            }
+            let elapsed = start.elapsed();
+            assert_eq!(store.stats().total_evicted(), 0, "record evicted");
+            elapsed
+        });
+    });
+
+    g.bench_function("record_at_capacity", |b| {
+        let store = Store::with_config(Config::new().event_capacity(AT_CAPACITY));
+        let mut next = 0;
+        // Twice the capacity, so every shard is full and has evicted a round already.
+        for id in &rec_strings(&mut next, 2 * AT_CAPACITY as u64) {
+            store.record(id, ORIGIN).unwrap();
+        }
+        b.iter_custom(|iters| {
+            let ids = rec_strings(&mut next, iters);
+            let before = store.stats().total_evicted();
+            let start = Instant::now();
+            for id in &ids {
+                store.record(black_box(id), black_box(ORIGIN)).unwrap();
+            }
+            let elapsed = start.elapsed();
+            let evicted = store.stats().total_evicted() - before;
+            assert_eq!(evicted, iters, "every record at capacity evicts one");
+            elapsed
+        });
+    });
+
+    g.bench_function("relate", |b| {
+        let origin = ArtifactId::parse(ORIGIN).unwrap();
+        let mut stores = Fresh::new(unbounded_store);
+        let mut next = 0u64;
+        b.iter_custom(|iters| {
+            let ids: Vec<ArtifactId> = (0..iters)
+                .map(|_| {
+                    next += 1;
+                    record_id("orders", next).unwrap()
+                })
+                .collect();
+            let store = stores.room_for(iters);
+            let start = Instant::now();
+            for id in &ids {
+                store
+                    .relate(black_box(&origin), Relation::Produced, black_box(id))
+                    .unwrap();
+            }
+            let elapsed = start.elapsed();
+            assert_eq!(store.stats().total_evicted(), 0, "relate evicted");
+            elapsed
+        });
+    });
+
+    g.bench_function("baseline_mutex_hashmap", |b| {
+        let mut maps = Fresh::new(naive_map);
+        let mut next = 0;
+        b.iter_custom(|iters| {
+            let ids = rec_strings(&mut next, iters);
+            let map = maps.room_for(iters);
+            let start = Instant::now();
+            for id in &ids {
+                naive_insert(black_box(map), black_box(id), black_box(ORIGIN));
+            }
+            start.elapsed()
+        });
+    });
+
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// record_2_threads
+
+/// Runs `insert(target, id)` for `ids[0]` on one thread and `ids[1]` on another, started
+/// together, and returns the time from the first start to the last finish (thread spawning
+/// is not included).
+fn two_threads<T, F>(target: &T, ids: &[Vec<String>; 2], insert: &F) -> Duration
+where
+    T: Sync,
+    F: Fn(&T, &str) + Sync,
+{
+    let barrier = Barrier::new(2);
+    let spans: Vec<(Instant, Instant)> = thread::scope(|s| {
+        let handles: Vec<_> = ids
+            .iter()
+            .map(|ids| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    let start = Instant::now();
+                    for id in ids {
+                        insert(target, black_box(id));
+                    }
+                    (start, Instant::now())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let start = spans.iter().map(|s| s.0).min().unwrap();
+    let end = spans.iter().map(|s| s.1).max().unwrap();
+    end - start
+}
+
+/// `n` new record IDs split between two threads.
+fn split_rec_strings(next: &mut u64, n: u64) -> [Vec<String>; 2] {
+    let first = rec_strings(next, n - n / 2);
+    [first, rec_strings(next, n / 2)]
+}
+
+fn bench_record_2_threads(c: &mut Criterion) {
+    let mut g = c.benchmark_group("record_2_threads");
+    g.throughput(Throughput::Elements(1));
+
+    g.bench_function("record", |b| {
+        let mut stores = Fresh::new(unbounded_store);
+        let mut next = 0;
+        b.iter_custom(|iters| {
+            let ids = split_rec_strings(&mut next, iters);
+            let store = stores.room_for(iters);
+            let elapsed = two_threads(store, &ids, &|store: &Store, id: &str| {
+                store.record(id, black_box(ORIGIN)).unwrap();
+            });
+            assert_eq!(store.stats().total_evicted(), 0, "record evicted");
+            elapsed
+        });
+    });
+
+    g.bench_function("baseline_mutex_hashmap", |b| {
+        let mut maps = Fresh::new(naive_map);
+        let mut next = 0;
+        b.iter_custom(|iters| {
+            let ids = split_rec_strings(&mut next, iters);
+            let map = maps.room_for(iters);
+            two_threads(map, &ids, &|map: &Naive, id: &str| {
+                naive_insert(map, id, black_box(ORIGIN));
+            })
+        });
+    });
+
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// related
+
+/// The artifact `related` is asked about: a record with exactly 10 neighbours.
+const TARGET: &str = "rec:orders:42";
+
+/// `from → to` in the store, and at both ends in the baseline map.
+fn link_both(
+    store: &Store,
+    map: &mut HashMap<String, Vec<String>>,
+    from: &ArtifactId,
+    relation: Relation,
+    to: &ArtifactId,
+) {
+    store.relate(from, relation, to).unwrap();
+    map.entry(from.as_str().to_owned())
+        .or_default()
+        .push(to.as_str().to_owned());
+    map.entry(to.as_str().to_owned())
+        .or_default()
+        .push(from.as_str().to_owned());
+}
+
+/// 100 batch functions that produced 1000 line items each (all in one table), 1000 orders
+/// from one function (in another table), and around `rec:orders:42`: its producer, its table,
+/// a function that read it and 7 invoices derived from it.
+fn related_fixture() -> (Store, Naive) {
+    let store = Store::with_config(Config::new().event_capacity(1_000_000));
+    let mut map = HashMap::new();
+    let line_items = table_id("line_items").unwrap();
+    let mut n = 0u64;
+    for m in 0..100 {
+        let batch = function_id(&format!("shop::batch{m}"), "run").unwrap();
+        for _ in 0..1000 {
+            n += 1;
+            let rec = record_id("line_items", n).unwrap();
+            link_both(&store, &mut map, &batch, Relation::Produced, &rec);
+            link_both(&store, &mut map, &line_items, Relation::Contains, &rec);
+        }
+    }
+    let create = ArtifactId::parse(ORIGIN).unwrap();
+    let orders = table_id("orders").unwrap();
+    for k in 0..1000 {
+        let order = record_id("orders", k).unwrap();
+        link_both(&store, &mut map, &create, Relation::Produced, &order);
+        link_both(&store, &mut map, &orders, Relation::Contains, &order);
+    }
+    let target = ArtifactId::parse(TARGET).unwrap();
+    let invoice = function_id("shop::billing", "invoice").unwrap();
+    link_both(&store, &mut map, &invoice, Relation::Read, &target);
+    for k in 0..7 {
+        let derived = record_id("invoices", k).unwrap();
+        link_both(&store, &mut map, &derived, Relation::DerivedFrom, &target);
+    }
+
+    let stats = store.stats();
+    assert_eq!(stats.total_evicted(), 0);
+    let mut expected = map[TARGET].clone();
+    expected.sort_unstable();
+    let got: Vec<String> = store
+        .related(TARGET)
+        .iter()
+        .map(|id| id.as_str().to_owned())
+        .collect();
+    assert_eq!(got.len(), 10, "{TARGET} has 10 neighbours: {got:?}");
+    assert_eq!(got, expected, "store and baseline disagree on related");
+    eprintln!(
+        "related fixture: {} artifacts, {} edges; related({TARGET}) = {} ids",
+        stats.total_artifacts(),
+        stats.edges,
+        got.len()
+    );
+    (store, Mutex::new(map))
+}
+
+fn bench_related(c: &mut Criterion) {
+    let fixture = OnceCell::new();
+    let mut g = c.benchmark_group("related");
+
+    g.bench_function("related", |b| {
+        let (store, _) = fixture.get_or_init(related_fixture);
+        b.iter(|| store.related(black_box(TARGET)));
+    });
+
+    g.bench_function("baseline_mutex_hashmap", |b| {
+        let (_, map) = fixture.get_or_init(related_fixture);
+        b.iter(|| map.lock().get(black_box(TARGET)).cloned());
+    });
+
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// downstream
+
+const MODULES: usize = 100;
+const FNS_PER_MODULE: usize = 10;
+const RECS_PER_FN: usize = 1000;
+const TABLES: usize = 20;
+const DEPTH: usize = 3;
+
+struct Graph {
+    store: Store,
+    /// Lineage-forward adjacency (the direction `downstream` walks), for the baseline.
+    forward: Naive,
+    root: String,
+}
+
+/// Forward lineage as the baseline walks it.
+struct NaiveLineage {
+    /// (depth, id), sorted.
+    nodes: Vec<(usize, String)>,
+    /// (from, to) in the direction lineage flows, sorted and deduplicated.
+    edges: Vec<(String, String)>,
+}
+
+/// The baseline `downstream`: a breadth-first walk of the forward map to `max_depth` that
+/// returns what the store returns (nodes with their depth and the edges followed, sorted).
+fn naive_downstream(map: &Naive, root: &str, max_depth: usize) -> Option<NaiveLineage> {
+    let map = map.lock();
+    let root = map.get_key_value(root)?.0.as_str();
+    let mut depth_of: HashMap<&str, usize> = HashMap::new();
+    depth_of.insert(root, 0);
+    let mut frontier = vec![root];
+    let mut edges: Vec<(&str, &str)> = Vec::new();
+    for depth in 1..=max_depth {
+        let mut next = Vec::new();
+        for node in frontier {
+            for other in map.get(node).into_iter().flatten() {
+                edges.push((node, other.as_str()));
+                if let Entry::Vacant(v) = depth_of.entry(other.as_str()) {
+                    v.insert(depth);
+                    next.push(other.as_str());
+                }
+            }
+        }
+        frontier = next;
+    }
+    let mut nodes: Vec<(usize, String)> = depth_of
+        .into_iter()
+        .map(|(id, depth)| (depth, id.to_owned()))
+        .collect();
+    nodes.sort_unstable();
+    let mut edges: Vec<(String, String)> = edges
+        .into_iter()
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .collect();
+    edges.sort_unstable();
+    edges.dedup();
+    Some(NaiveLineage { nodes, edges })
+}
+
+fn xorshift(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    x
+}
+
+/// 100 modules that each `defines` 10 functions; each function `called` the next one in its
+/// module, and every fifth one also a function of the next module; each function `produced`
+/// 1000 records, interleaved in time; a table `contains` each record (module `m` writes table
+/// `t{m % 20}`); every tenth record is `derived_from` a random older one. About 1 M records and
+/// 2.1 M edges. The root is `mod:app::m0`, so the walk is mod → fn → rec → derived rec (and
+/// fn → called fn → its records).
+fn build_graph() -> Graph {
+    let started = Instant::now();
+    let store = Store::with_config(Config::new().event_capacity(2_000_000));
+    let mut forward: HashMap<String, Vec<String>> = HashMap::new();
+    let mut link = |from: &ArtifactId, relation: Relation, to: &ArtifactId| {
+        store.relate(from, relation, to).unwrap();
+        let (src, dst) = if relation.flows_forward() {
+            (from, to)
+        } else {
+            (to, from)
+        };
+        match forward.get_mut(src.as_str()) {
+            Some(list) => list.push(dst.as_str().to_owned()),
+            None => {
+                forward.insert(src.as_str().to_owned(), vec![dst.as_str().to_owned()]);
+            }
+        }
+    };
+
+    let modules: Vec<ArtifactId> = (0..MODULES)
+        .map(|m| module_id(&format!("app::m{m}")).unwrap())
+        .collect();
+    let fns: Vec<ArtifactId> = (0..MODULES * FNS_PER_MODULE)
+        .map(|f| {
+            let (m, k) = (f / FNS_PER_MODULE, f % FNS_PER_MODULE);
+            function_id(&format!("app::m{m}"), &format!("f{k}")).unwrap()
+        })
+        .collect();
+    let table_names: Vec<String> = (0..TABLES).map(|t| format!("t{t}")).collect();
+    let tables: Vec<ArtifactId> = table_names
+        .iter()
+        .map(|t| table_id(t.as_str()).unwrap())
+        .collect();
+
+    for (f, id) in fns.iter().enumerate() {
+        let (m, k) = (f / FNS_PER_MODULE, f % FNS_PER_MODULE);
+        link(&modules[m], Relation::Defines, id);
+        let same_module = &fns[m * FNS_PER_MODULE + (k + 1) % FNS_PER_MODULE];
+        link(id, Relation::Called, same_module);
+        if k % 5 == 0 {
+            let next_module = &fns[((m + 1) % MODULES) * FNS_PER_MODULE + k];
+            link(id, Relation::Called, next_module);
+        }
+    }
+
+    let total = fns.len() * RECS_PER_FN;
+    let mut recs: Vec<ArtifactId> = Vec::with_capacity(total);
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    for n in 0..total {
+        let f = n % fns.len();
+        let t = (f / FNS_PER_MODULE) % TABLES;
+        let rec = record_id(table_names[t].as_str(), n).unwrap();
+        link(&fns[f], Relation::Produced, &rec);
+        link(&tables[t], Relation::Contains, &rec);
+        if n % 10 == 9 {
+            let older = &recs[(xorshift(&mut rng) % recs.len() as u64) as usize];
+            link(&rec, Relation::DerivedFrom, older);
+        }
+        recs.push(rec);
+    }
+    drop(recs);
+
+    let root = modules[0].as_str().to_owned();
+    let forward = Mutex::new(forward);
+    let stats = store.stats();
+    assert_eq!(stats.total_evicted(), 0, "the graph must fit the store");
+
+    // Check the store's answer against the baseline's before timing either.
+    let lineage = store.downstream(&root, DEPTH).unwrap();
+    let naive = naive_downstream(&forward, &root, DEPTH).unwrap();
+    let nodes: Vec<(usize, String)> = lineage
+        .nodes
+        .iter()
+        .map(|n| (n.depth, n.id.as_str().to_owned()))
+        .collect();
+    let mut edges: Vec<(String, String)> = lineage
+        .edges
+        .iter()
+        .map(|e| {
+            let (from, to) = (e.from.as_str().to_owned(), e.to.as_str().to_owned());
+            if e.relation.flows_forward() {
+                (from, to)
+            } else {
+                (to, from)
+            }
+        })
+        .collect();
+    edges.sort_unstable();
+    assert_eq!(nodes, naive.nodes, "store and baseline disagree on nodes");
+    assert_eq!(edges, naive.edges, "store and baseline disagree on edges");
+    let per_depth: Vec<usize> = (0..=DEPTH)
+        .map(|d| nodes.iter().filter(|n| n.0 == d).count())
+        .collect();
+    eprintln!(
+        "downstream graph: {} edges, {} artifacts, built in {:.1?}; downstream({root}, {DEPTH}) \
+         returns {} nodes (per depth {per_depth:?}) and {} edges",
+        stats.edges,
+        stats.total_artifacts(),
+        started.elapsed(),
+        lineage.nodes.len(),
+        lineage.edges.len(),
+    );
+    Graph {
+        store,
+        forward,
+        root,
+    }
+}
+
+fn bench_downstream(c: &mut Criterion) {
+    let graph = OnceCell::new();
+    let mut g = c.benchmark_group("downstream");
+    g.sample_size(30);
+
+    g.bench_function("downstream", |b| {
+        let graph = graph.get_or_init(build_graph);
+        b.iter(|| graph.store.downstream(black_box(&graph.root), DEPTH));
+    });
+
+    g.bench_function("baseline_mutex_hashmap", |b| {
+        let graph = graph.get_or_init(build_graph);
+        b.iter(|| naive_downstream(&graph.forward, black_box(&graph.root), DEPTH));
+    });
+
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = bench_record, bench_record_2_threads, bench_related, bench_downstream
+}
+criterion_main!(benches);

@@ -18,14 +18,18 @@
 //! # Retention
 //!
 //! Structural artifacts (`mod`, `fn`, `tbl`, `col`, `mig`, `cfg`) stay. Event artifacts (`req`,
-//! `job`, `rec`) are kept up to [`Config::event_capacity`]; each shard keeps its share and
-//! evicts its oldest event first, with its edges, counting evictions in [`Stats`]. A slot that is
+//! `job`, `rec`) are kept up to [`Config::event_capacity`], counted across the whole store.
+//! When a new event takes the count past it, the shard that received the event evicts its own
+//! oldest, with its edges, counting evictions in [`Stats`]. So eviction is oldest-first within
+//! each shard, and across shards as nearly as the hash spreads events evenly (it does: the
+//! shards' oldest events are of about the same age). A slot that is
 //! reused gets a new generation, so an edge that still points at the evicted artifact is
 //! recognised as stale and skipped by every query; neighbours drop such edges in batches once
 //! they make up half of their event edges, so memory stays proportional to what is retained.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -294,7 +298,6 @@ impl Config {
     }
 
     /// How many shards to split the store into (1 to 256; more shards, less contention).
-    /// A store never has more shards than its event capacity, so that each can keep one.
     pub const fn shards(mut self, shards: usize) -> Self {
         self.shards = if shards == 0 {
             1
@@ -312,7 +315,7 @@ impl Config {
     }
 
     fn shard_count(&self) -> usize {
-        self.shards.min(self.event_capacity).max(1)
+        self.shards.clamp(1, Self::MAX_SHARDS)
     }
 }
 
@@ -378,6 +381,11 @@ struct Inner {
     shards: Box<[Padded]>,
     hasher: DefaultHashBuilder,
     config: Config,
+    /// Event artifacts held. One counter for the store, touched only when an event is created
+    /// or evicted, not on every record.
+    events: AtomicUsize,
+    /// Where [`Store::evict_elsewhere`] starts looking, so that no shard is always picked.
+    cursor: AtomicUsize,
 }
 
 // One shard per cache-line pair, so that two threads locking neighbouring shards do not
@@ -416,18 +424,14 @@ impl Store {
     /// An empty store with the given limits.
     pub fn with_config(config: Config) -> Store {
         let n = config.shard_count();
-        let shards = (0..n)
-            .map(|i| {
-                let capacity =
-                    config.event_capacity / n + usize::from(i < config.event_capacity % n);
-                Padded(Mutex::new(Shard::new(capacity)))
-            })
-            .collect();
+        let shards = (0..n).map(|_| Padded(Mutex::new(Shard::new()))).collect();
         Store {
             inner: Arc::new(Inner {
                 shards,
                 hasher: DefaultHashBuilder::default(),
                 config,
+                events: AtomicUsize::new(0),
+                cursor: AtomicUsize::new(0),
             }),
         }
     }
@@ -485,24 +489,26 @@ impl Store {
         let hf = self.hash(from.as_str());
         let sf = self.shard_of(hf);
         let mut evicted = Vec::new();
+        let mut owed;
         if from == to {
             let mut shard = self.lock(sf);
-            let i = shard.get_or_insert(&self.inner.hasher, hf, from, now, sf)?;
+            let (i, new) = shard.get_or_insert(&self.inner.hasher, hf, from, now, sf)?;
             let e = pack(relation, DIR_LOOP, shard.node_ref(sf, i));
             let structural = !from.kind().is_event();
             if !shard.part(i, structural).contains(&e) {
                 shard.push_edge(i, e, structural);
                 shard.edges += 1;
             }
-            shard.evict_over_capacity(&self.inner.hasher, sf, &mut evicted);
+            owed = self.admit(usize::from(new));
+            owed -= shard.evict_oldest(&self.inner.hasher, sf, owed, 1, &mut evicted);
         } else {
             let ht = self.hash(to.as_str());
             let st = self.shard_of(ht);
             let mut pair = self.lock_pair(sf, st);
             let h = &self.inner.hasher;
-            let ia = pair.a().get_or_insert(h, hf, from, now, sf)?;
+            let (ia, new_a) = pair.a().get_or_insert(h, hf, from, now, sf)?;
             let ra = pair.a().node_ref(sf, ia);
-            let ib = pair.b().get_or_insert(h, ht, to, now, st)?;
+            let (ib, new_b) = pair.b().get_or_insert(h, ht, to, now, st)?;
             let rb = pair.b().node_ref(st, ib);
             let (from_struct, to_struct) = (!from.kind().is_event(), !to.kind().is_event());
             let out = pack(relation, DIR_OUT, rb);
@@ -520,15 +526,59 @@ impl Store {
                 pair.b().push_edge(ib, inc, from_struct);
                 pair.a().edges += 1;
             }
-            pair.a().evict_over_capacity(h, sf, &mut evicted);
-            if sf != st {
-                pair.b().evict_over_capacity(h, st, &mut evicted);
+            owed = self.admit(usize::from(new_a) + usize::from(new_b));
+            // Each shard that received a new event gives up its own oldest, so that the
+            // shard of a hot structural origin is not drained for everyone else's records.
+            if sf == st {
+                owed -= pair.a().evict_oldest(h, sf, owed, 1, &mut evicted);
+            } else {
+                let from_a = owed.min(usize::from(new_a));
+                let done_a = pair.a().evict_oldest(h, sf, from_a, 1, &mut evicted);
+                let done_b = pair.b().evict_oldest(h, st, owed - from_a, 1, &mut evicted);
+                owed -= done_a + done_b;
             }
         }
+        self.settle(owed, evicted);
+        Ok(())
+    }
+
+    /// Counts `new` events in; returns how many must be evicted to stay within capacity.
+    fn admit(&self, new: usize) -> usize {
+        if new == 0 {
+            return 0;
+        }
+        let capacity = self.inner.config.event_capacity;
+        let before = self.inner.events.fetch_add(new, Ordering::Relaxed);
+        (before + new).saturating_sub(capacity.max(before)).min(new)
+    }
+
+    /// After the locks are released: evicts what the receiving shards could not, and tells
+    /// the neighbours of everything evicted.
+    fn settle(&self, owed: usize, mut evicted: Vec<Evicted>) {
+        if owed > 0 {
+            self.evict_elsewhere(owed, &mut evicted);
+        }
         if !evicted.is_empty() {
+            self.inner
+                .events
+                .fetch_sub(evicted.len(), Ordering::Relaxed);
             self.unlink_evicted(&evicted);
         }
-        Ok(())
+    }
+
+    /// Evicts `owed` events from whichever shards hold some, starting at a rotating shard.
+    /// Needed only when a shard that received a new event had no older one to give up.
+    fn evict_elsewhere(&self, mut owed: usize, evicted: &mut Vec<Evicted>) {
+        let n = self.inner.shards.len();
+        let start = self.inner.cursor.fetch_add(1, Ordering::Relaxed);
+        for k in 0..n {
+            if owed == 0 {
+                break;
+            }
+            let s = (start + k) % n;
+            let mut shard = self.lock(s);
+            owed -= shard.evict_oldest(&self.inner.hasher, s, owed, 0, evicted);
+        }
     }
 
     /// Makes sure `id` exists and refreshes its `last_seen`.
@@ -542,9 +592,10 @@ impl Store {
         let h = self.hash(id.as_str());
         let s = self.shard_of(h);
         let mut evicted = Vec::new();
+        let mut owed;
         {
             let mut shard = self.lock(s);
-            let i = shard.get_or_insert(&self.inner.hasher, h, id, now_millis(), s)?;
+            let (i, new) = shard.get_or_insert(&self.inner.hasher, h, id, now_millis(), s)?;
             let nothing =
                 attrs.layer.is_none() && attrs.source_file.is_none() && attrs.attrs.is_empty();
             if !nothing {
@@ -564,11 +615,10 @@ impl Store {
                     }
                 }
             }
-            shard.evict_over_capacity(&self.inner.hasher, s, &mut evicted);
+            owed = self.admit(usize::from(new));
+            owed -= shard.evict_oldest(&self.inner.hasher, s, owed, 1, &mut evicted);
         }
-        if !evicted.is_empty() {
-            self.unlink_evicted(&evicted);
-        }
+        self.settle(owed, evicted);
         Ok(())
     }
 
@@ -958,7 +1008,6 @@ struct Shard {
     free: Vec<u32>,
     /// Slots of event artifacts, oldest first.
     events: VecDeque<u32>,
-    event_capacity: usize,
     /// Modules, for `module_graph` without a scan. Structural artifacts are never evicted.
     modules: Vec<u32>,
     meta: HashMap<u32, Meta>,
@@ -971,13 +1020,12 @@ struct Shard {
 }
 
 impl Shard {
-    fn new(event_capacity: usize) -> Self {
+    fn new() -> Self {
         Shard {
             index: HashTable::new(),
             nodes: Vec::new(),
             free: Vec::new(),
             events: VecDeque::new(),
-            event_capacity,
             modules: Vec::new(),
             meta: HashMap::new(),
             dead: HashMap::new(),
@@ -1010,10 +1058,10 @@ impl Shard {
         id: &ArtifactId,
         now: u64,
         shard: usize,
-    ) -> Result<u32, Error> {
+    ) -> Result<(u32, bool), Error> {
         if let Some(i) = self.find(hash, id.as_str()) {
             self.nodes[i as usize].last_seen = now;
-            return Ok(i);
+            return Ok((i, false));
         }
         let key: Box<str> = id.as_str().into();
         let i = match self.free.pop() {
@@ -1052,7 +1100,7 @@ impl Shard {
         } else if kind == Kind::Mod {
             self.modules.push(i);
         }
-        Ok(i)
+        Ok((i, kind.is_event()))
     }
 
     /// The part of `i`'s edges that point at structural artifacts, or at events.
@@ -1073,16 +1121,22 @@ impl Shard {
         }
     }
 
-    fn evict_over_capacity(
+    /// Evicts up to `max` of this shard's oldest events, keeping at least `keep`; returns how
+    /// many it evicted.
+    fn evict_oldest(
         &mut self,
         hasher: &DefaultHashBuilder,
         shard: usize,
+        max: usize,
+        keep: usize,
         out: &mut Vec<Evicted>,
-    ) {
-        while self.events.len() > self.event_capacity {
+    ) -> usize {
+        let mut done = 0;
+        while done < max && self.events.len() > keep {
             let Some(i) = self.events.pop_front() else {
                 break;
             };
+            done += 1;
             let node = &mut self.nodes[i as usize];
             let r = NodeRef::new(shard, i, node.generation);
             let key = std::mem::take(&mut node.key);
@@ -1115,6 +1169,7 @@ impl Shard {
             self.free.push(i);
             out.push(Evicted { node: r, adj });
         }
+        done
     }
 
     /// `gone` was evicted while holding edges to `neighbour`. Settles the edge count and drops

@@ -1,0 +1,92 @@
+//! Memory stays bounded under a steady stream of events: old events go, counted, with their
+//! edges, and structural artifacts stay.
+
+use provenance::{Config, Kind, Relation, Store, function_id, record_id, request_id, table_id};
+
+#[test]
+fn ten_times_capacity_keeps_capacity_and_counts_the_rest() {
+    let capacity = 1_000;
+    let store = Store::with_config(Config::new().event_capacity(capacity).shards(8));
+    let create = function_id("shop::orders", "create").unwrap();
+    let orders = table_id("orders").unwrap();
+    let total = 10 * capacity;
+    for i in 0..total {
+        let rec = record_id("orders", i).unwrap();
+        store.relate(&create, Relation::Produced, &rec).unwrap();
+        store.relate(&orders, Relation::Contains, &rec).unwrap();
+    }
+    let stats = store.stats();
+    assert_eq!(stats.events(), capacity as u64);
+    assert_eq!(stats.evicted[&Kind::Rec], (total - capacity) as u64);
+    assert_eq!(stats.artifacts[&Kind::Fn], 1);
+    assert_eq!(stats.artifacts[&Kind::Tbl], 1);
+    // Two edges per retained record; the evicted ones' edges are gone.
+    assert_eq!(stats.edges, 2 * capacity as u64);
+    // The newest records are there, the oldest are not.
+    assert!(store.lookup(&format!("rec:orders:{}", total - 1)).is_some());
+    assert!(store.lookup("rec:orders:0").is_none());
+    let related = store.related(create.as_str());
+    assert_eq!(related.len(), capacity);
+    assert!(related.iter().all(|id| id.kind() == Kind::Rec));
+}
+
+#[test]
+fn structural_artifacts_are_never_evicted() {
+    let store = Store::with_config(Config::new().event_capacity(4).shards(2));
+    for i in 0..100 {
+        let f = function_id("shop", &format!("f{i}")).unwrap();
+        let req = request_id(&format!("r{i}")).unwrap();
+        store.relate(&f, Relation::During, &req).unwrap();
+    }
+    let stats = store.stats();
+    assert_eq!(stats.artifacts[&Kind::Fn], 100);
+    assert_eq!(stats.artifacts[&Kind::Req], 4);
+    assert_eq!(stats.evicted[&Kind::Req], 96);
+    assert_eq!(stats.edges, 4);
+    assert!(store.lookup("fn:shop::f0").is_some());
+}
+
+#[test]
+fn edges_between_events_are_counted_out_once() {
+    // Requests and records evict each other; every edge between two events must leave the
+    // count exactly once, whichever end goes first.
+    let store = Store::with_config(Config::new().event_capacity(50).shards(4));
+    for i in 0..2_000u32 {
+        let req = request_id(&format!("r{}", i / 3)).unwrap();
+        let rec = record_id("orders", i).unwrap();
+        let older = record_id("orders", i.saturating_sub(7)).unwrap();
+        store.relate(&req, Relation::Produced, &rec).unwrap();
+        store.relate(&rec, Relation::DerivedFrom, &older).unwrap();
+    }
+    let stats = store.stats();
+    assert!(stats.events() <= 50, "{stats:?}");
+    // Recount the edges by walking every retained artifact's outgoing edges.
+    let mut ids = std::collections::BTreeSet::new();
+    for i in 0..2_000u32 {
+        ids.insert(format!("rec:orders:{i}"));
+        ids.insert(format!("req:r{}", i / 3));
+    }
+    let edges: usize = ids
+        .iter()
+        .map(|id| {
+            store
+                .neighbors(id)
+                .iter()
+                .filter(|n| n.direction == provenance::Direction::Outgoing)
+                .count()
+        })
+        .sum();
+    assert_eq!(stats.edges as usize, edges, "{stats:?}");
+}
+
+#[test]
+fn recording_the_same_pair_twice_keeps_one_edge() {
+    let store = Store::new();
+    for _ in 0..3 {
+        store
+            .record("rec:orders:1", "fn:shop::orders::create")
+            .unwrap();
+    }
+    assert_eq!(store.stats().edges, 1);
+    assert_eq!(store.neighbors("rec:orders:1").len(), 1);
+}
