@@ -69,7 +69,7 @@ impl ArchLayer {
 
 impl fmt::Display for ArchLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
