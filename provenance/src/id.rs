@@ -159,32 +159,62 @@ impl FromStr for Kind {
 /// assert_eq!(ArtifactId::parse(odd.as_str())?, odd);
 /// # Ok::<(), provenance::IdError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ArtifactId(Arc<str>);
+#[derive(Clone)]
+pub struct ArtifactId {
+    // The kind is kept beside the string: the store asks for it on every record.
+    kind: Kind,
+    repr: Arc<str>,
+}
+
+impl PartialEq for ArtifactId {
+    fn eq(&self, other: &Self) -> bool {
+        self.repr == other.repr
+    }
+}
+
+impl Eq for ArtifactId {}
+
+impl std::hash::Hash for ArtifactId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.repr.hash(state);
+    }
+}
+
+impl PartialOrd for ArtifactId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ArtifactId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.repr.cmp(&other.repr)
+    }
+}
 
 impl ArtifactId {
     /// Parses an ID in canonical form (see the [module docs](self) for the grammar).
     pub fn parse(s: &str) -> Result<ArtifactId, IdError> {
-        validate(s)?;
-        Ok(ArtifactId(Arc::from(s)))
+        let kind = validate(s)?;
+        Ok(ArtifactId {
+            kind,
+            repr: Arc::from(s),
+        })
     }
 
     /// The ID as a string, e.g. `"rec:orders:42"`.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.repr
     }
 
     /// The kind, read from the prefix.
     pub fn kind(&self) -> Kind {
-        let prefix = self.0.split(':').next().unwrap_or_default();
-        // Every ArtifactId was validated, so the prefix is a known kind.
-        Kind::from_prefix(prefix).unwrap_or(Kind::Cfg)
+        self.kind
     }
 
     /// The identifier after `kind:`, still escaped.
     pub fn body(&self) -> &str {
-        let kind_len = self.kind().as_str().len();
-        &self.0[kind_len + 1..]
+        &self.repr[self.kind.as_str().len() + 1..]
     }
 
     /// The unescaped parts of this ID.
@@ -255,24 +285,31 @@ impl ArtifactId {
             return Err(IdError::new(IdErrorReason::TooLong(s.len()), MAX_LEN));
         }
         debug_assert!(validate(&s).is_ok(), "builder produced invalid id {s:?}");
-        Ok(ArtifactId(Arc::from(s)))
+        let kind = kind_of(&s).unwrap_or(Kind::Cfg);
+        Ok(ArtifactId {
+            kind,
+            repr: Arc::from(s),
+        })
     }
 
     /// Wraps an ID the store already validated.
     pub(crate) fn from_trusted(s: &str) -> ArtifactId {
-        ArtifactId(Arc::from(s))
+        ArtifactId {
+            kind: kind_of(s).unwrap_or(Kind::Cfg),
+            repr: Arc::from(s),
+        }
     }
 }
 
 impl fmt::Display for ArtifactId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
+        f.pad(&self.repr)
     }
 }
 
 impl fmt::Debug for ArtifactId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(&*self.repr, f)
     }
 }
 
@@ -294,26 +331,26 @@ impl TryFrom<&str> for ArtifactId {
 
 impl AsRef<str> for ArtifactId {
     fn as_ref(&self) -> &str {
-        &self.0
+        &self.repr
     }
 }
 
 impl PartialEq<str> for ArtifactId {
     fn eq(&self, other: &str) -> bool {
-        &*self.0 == other
+        &*self.repr == other
     }
 }
 
 impl PartialEq<&str> for ArtifactId {
     fn eq(&self, other: &&str) -> bool {
-        &*self.0 == *other
+        &*self.repr == *other
     }
 }
 
 #[cfg(feature = "serde")]
 impl serde::Serialize for ArtifactId {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
+        serializer.serialize_str(&self.repr)
     }
 }
 
@@ -532,10 +569,31 @@ fn escape_into(out: &mut String, part: &str, dot: bool) {
     }
 }
 
+/// Per byte: bit 0 set if it may appear raw in a part, bit 1 if raw in a name (no `.`).
+const RAW: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        if !must_escape(b as u8, false) {
+            table[b] |= 1;
+        }
+        if !must_escape(b as u8, true) {
+            table[b] |= 2;
+        }
+        b += 1;
+    }
+    table
+};
+
 /// Checks one part of canonical form; `at` is its offset in the whole input.
 fn check_part(part: &str, dot: bool, at: usize) -> Result<(), IdError> {
     if part.is_empty() {
         return Err(IdError::new(IdErrorReason::EmptyPart, at));
+    }
+    // Nearly every part is plain: one table lookup per byte, no escapes to decode.
+    let mask = if dot { 2 } else { 1 };
+    if part.bytes().all(|b| RAW[b as usize] & mask != 0) {
+        return Ok(());
     }
     let bytes = part.as_bytes();
     let mut i = 0;
@@ -624,18 +682,41 @@ fn decode_table(s: &str) -> OwnedTableName {
 // Validation of the whole grammar.
 
 /// Splits `s` on `sep`, yielding each piece with its offset relative to `s`.
-fn split_at_offsets<'s>(s: &'s str, sep: &'s str) -> impl Iterator<Item = (usize, &'s str)> + 's {
-    let mut offset = 0;
-    s.split(sep).map(move |piece| {
-        let at = offset;
-        offset += piece.len() + sep.len();
-        (at, piece)
+/// Splits `s` at every `sep` (one ASCII byte, or two equal ones when `double`), yielding each
+/// piece with its offset in `s`. A plain byte loop: IDs are short, and `str::split`'s searcher
+/// costs more to set up than the whole scan.
+fn split_at_offsets(s: &str, sep: u8, double: bool) -> impl Iterator<Item = (usize, &str)> {
+    let bytes = s.as_bytes();
+    let width = if double { 2 } else { 1 };
+    let mut start = 0;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let mut i = start;
+        while i < bytes.len() {
+            if bytes[i] == sep && (!double || bytes.get(i + 1) == Some(&sep)) {
+                let piece = (start, &s[start..i]);
+                start = i + width;
+                return Some(piece);
+            }
+            i += 1;
+        }
+        done = true;
+        Some((start, &s[start..]))
     })
+}
+
+/// The first `sep` in `s`, split around it.
+fn split_once_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == sep)?;
+    Some((&s[..i], &s[i + 1..]))
 }
 
 fn check_path(body: &str, at: usize, min_segments: usize) -> Result<(), IdError> {
     let mut count = 0;
-    for (off, segment) in split_at_offsets(body, "::") {
+    for (off, segment) in split_at_offsets(body, b':', true) {
         check_part(segment, false, at + off)?;
         count += 1;
     }
@@ -659,7 +740,7 @@ fn check_dotted(
     shape: &'static str,
 ) -> Result<(), IdError> {
     let mut count = 0;
-    for (off, name) in split_at_offsets(body, ".") {
+    for (off, name) in split_at_offsets(body, b'.', false) {
         count += 1;
         if count > max {
             return Err(IdError::new(IdErrorReason::Shape(shape), at + off));
@@ -672,14 +753,115 @@ fn check_dotted(
     Ok(())
 }
 
-fn validate(s: &str) -> Result<(), IdError> {
+/// The kind named by the prefix of `s`, if any.
+pub(crate) fn kind_of(s: &str) -> Option<Kind> {
+    let colon = s.bytes().take(4).position(|b| b == b':')?;
+    Kind::from_prefix(&s[..colon])
+}
+
+/// Checks `s` against the grammar and returns its kind.
+pub(crate) fn validate(s: &str) -> Result<Kind, IdError> {
+    if let Some(kind) = fast_validate(s) {
+        return Ok(kind);
+    }
+    // Escapes, or an error to explain: the thorough path says what is wrong and where.
+    validate_body(s)?;
+    Ok(kind_of(s).unwrap_or(Kind::Cfg))
+}
+
+/// Accepts the common case in one pass over the bytes: an ID without escapes. `None` means
+/// "not shown valid here", never "invalid": the caller then runs the thorough check.
+fn fast_validate(s: &str) -> Option<Kind> {
+    if s.len() > MAX_LEN {
+        return None;
+    }
+    let kind = kind_of(s)?;
+    let body = &s.as_bytes()[kind.as_str().len() + 1..];
+    let split = |sep: u8| {
+        let i = body.iter().position(|&b| b == sep)?;
+        Some((&body[..i], &body[i + 1..]))
+    };
+    let ok = match kind {
+        Kind::Mod => scan_path(body, 1),
+        Kind::Fn => scan_path(body, 2),
+        Kind::Tbl => scan(body, b'.', 2, 1, 2),
+        Kind::Col => scan(body, b'.', 2, 2, 3),
+        Kind::Rec => {
+            let (table, key) = split(b':')?;
+            scan(table, b'.', 2, 1, 2) && scan(key, b',', 1, 1, usize::MAX)
+        }
+        Kind::Req | Kind::Cfg => scan(body, 0, 1, 1, 1),
+        Kind::Job => {
+            let (queue, id) = split(b':')?;
+            scan(queue, 0, 1, 1, 1) && scan(id, 0, 1, 1, 1)
+        }
+        Kind::Mig => {
+            let (version, description) = match split(b'_') {
+                Some((v, d)) => (v, Some(d)),
+                None => (body, None),
+            };
+            // Twenty digits may overflow u64: leave those to the thorough check.
+            (1..20).contains(&version.len())
+                && version.iter().all(u8::is_ascii_digit)
+                && description.is_none_or(|d| scan(d, 0, 1, 1, 1))
+        }
+    };
+    ok.then_some(kind)
+}
+
+/// Whether `bytes` is `min..=max` non-empty parts separated by `sep`, every other byte raw
+/// under `mask` (see [`RAW`]). `sep` 0 means a single part.
+fn scan(bytes: &[u8], sep: u8, mask: u8, min: usize, max: usize) -> bool {
+    let mut parts = 1;
+    let mut len = 0;
+    for &b in bytes {
+        if b == sep {
+            if len == 0 {
+                return false;
+            }
+            parts += 1;
+            len = 0;
+        } else if RAW[b as usize] & mask == 0 {
+            return false;
+        } else {
+            len += 1;
+        }
+    }
+    len > 0 && (min..=max).contains(&parts)
+}
+
+/// Whether `bytes` is at least `min` non-empty segments separated by `::`.
+fn scan_path(bytes: &[u8], min: usize) -> bool {
+    let mut segments = 1;
+    let mut len = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b':' {
+            if len == 0 || bytes.get(i + 1) != Some(&b':') {
+                return false;
+            }
+            segments += 1;
+            len = 0;
+            i += 2;
+        } else if RAW[b as usize] & 1 == 0 {
+            return false;
+        } else {
+            len += 1;
+            i += 1;
+        }
+    }
+    len > 0 && segments >= min
+}
+
+fn validate_body(s: &str) -> Result<(), IdError> {
     if s.is_empty() {
         return Err(IdError::new(IdErrorReason::Empty, 0));
     }
     if s.len() > MAX_LEN {
         return Err(IdError::new(IdErrorReason::TooLong(s.len()), MAX_LEN));
     }
-    let Some((prefix, body)) = s.split_once(':') else {
+    let Some((prefix, body)) = split_once_byte(s, b':') else {
         return Err(IdError::new(IdErrorReason::MissingKind, 0));
     };
     let kind = Kind::from_prefix(prefix)
@@ -698,12 +880,12 @@ fn validate(s: &str) -> Result<(), IdError> {
         ),
         Kind::Rec => {
             let shape = "a rec id is rec:table:key, with `,` between the parts of a composite key";
-            let Some((table, key)) = body.split_once(':') else {
+            let Some((table, key)) = split_once_byte(body, b':') else {
                 return Err(IdError::new(IdErrorReason::Shape(shape), at));
             };
             check_dotted(table, at, 1, 2, shape)?;
             let key_at = at + table.len() + 1;
-            for (off, part) in split_at_offsets(key, ",") {
+            for (off, part) in split_at_offsets(key, b',', false) {
                 check_part(part, false, key_at + off)?;
             }
             Ok(())
@@ -711,7 +893,7 @@ fn validate(s: &str) -> Result<(), IdError> {
         Kind::Req | Kind::Cfg => check_part(body, false, at),
         Kind::Mig => {
             let shape = "a mig id is mig:VERSION or mig:VERSION_description, VERSION being digits";
-            let (version, description) = match body.split_once('_') {
+            let (version, description) = match split_once_byte(body, b'_') {
                 Some((v, d)) => (v, Some(d)),
                 None => (body, None),
             };
@@ -729,7 +911,7 @@ fn validate(s: &str) -> Result<(), IdError> {
         }
         Kind::Job => {
             let shape = "a job id is job:queue:id";
-            let Some((queue, id)) = body.split_once(':') else {
+            let Some((queue, id)) = split_once_byte(body, b':') else {
                 return Err(IdError::new(IdErrorReason::Shape(shape), at));
             };
             check_part(queue, false, at)?;
@@ -1055,6 +1237,28 @@ mod tests {
             request_id(&"x".repeat(MAX_LEN)).unwrap_err().reason(),
             IdErrorReason::TooLong(_)
         ));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// The one-pass check accepts only what the thorough one accepts, and everything it
+        /// accepts that has no escapes (the thorough one is the reference for escapes).
+        #[test]
+        fn fast_and_thorough_checks_agree(
+            kind in proptest::sample::select(vec!["mod", "fn", "tbl", "col", "rec", "req", "mig", "job", "cfg", "xx"]),
+            body in "[a-c0-9_:.,%A-F \\n\"é]{0,12}",
+        ) {
+            let s = format!("{kind}:{body}");
+            let thorough = validate_body(&s).is_ok();
+            let fast = fast_validate(&s).is_some();
+            if fast {
+                proptest::prop_assert!(thorough, "{s:?} passed the fast check only");
+            }
+            if thorough && !s.contains('%') {
+                proptest::prop_assert!(fast, "{s:?} passed the thorough check only");
+            }
+        }
     }
 
     #[test]

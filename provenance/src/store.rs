@@ -39,7 +39,7 @@ use smallvec::SmallVec;
 
 use crate::arch::{ArchLayer, Signals, classify};
 use crate::error::Error;
-use crate::id::{ArtifactId, Kind, module_id};
+use crate::id::{self, ArtifactId, Kind, module_id};
 
 /// A typed relation between two artifacts, `from → to`.
 ///
@@ -162,6 +162,8 @@ pub struct Artifact {
     pub source_file: Option<String>,
     /// Other attributes (a request's method and status, a job's queue, …).
     pub metadata: BTreeMap<String, String>,
+    /// Counters (a function's calls, a request's errors), see [`Store::count`].
+    pub counters: BTreeMap<String, u64>,
     /// When the store first saw it.
     pub first_seen: SystemTime,
     /// When it was last recorded or described.
@@ -472,9 +474,16 @@ impl Store {
     /// [`Relation::Produced`] edge from origin to artifact. Recording the same pair again only
     /// refreshes `last_seen`.
     pub fn record(&self, artifact: &str, origin: &str) -> Result<(), Error> {
-        let artifact = ArtifactId::parse(artifact)?;
-        let origin = ArtifactId::parse(origin)?;
-        self.relate(&origin, Relation::Produced, &artifact)
+        // Validate only: the store keeps its own copy, so no ArtifactId is built.
+        let artifact_kind = id::validate(artifact)?;
+        let origin_kind = id::validate(origin)?;
+        self.relate_raw(
+            origin,
+            origin_kind,
+            Relation::Produced,
+            artifact,
+            artifact_kind,
+        )
     }
 
     /// Records a typed edge `from → to`, creating either artifact if it is new. The one call
@@ -485,16 +494,28 @@ impl Store {
         relation: Relation,
         to: &ArtifactId,
     ) -> Result<(), Error> {
+        self.relate_raw(from.as_str(), from.kind(), relation, to.as_str(), to.kind())
+    }
+
+    /// [`Store::relate`] on validated IDs and their kinds.
+    fn relate_raw(
+        &self,
+        from: &str,
+        from_kind: Kind,
+        relation: Relation,
+        to: &str,
+        to_kind: Kind,
+    ) -> Result<(), Error> {
         let now = now_millis();
-        let hf = self.hash(from.as_str());
+        let hf = self.hash(from);
         let sf = self.shard_of(hf);
-        let mut evicted = Vec::new();
+        let mut evicted = EvictedList::new();
         let mut owed;
         if from == to {
             let mut shard = self.lock(sf);
-            let (i, new) = shard.get_or_insert(&self.inner.hasher, hf, from, now, sf)?;
+            let (i, new) = shard.get_or_insert(hf, from, from_kind, now, sf)?;
             let e = pack(relation, DIR_LOOP, shard.node_ref(sf, i));
-            let structural = !from.kind().is_event();
+            let structural = !from_kind.is_event();
             if !shard.part(i, structural).contains(&e) {
                 shard.push_edge(i, e, structural);
                 shard.edges += 1;
@@ -502,15 +523,15 @@ impl Store {
             owed = self.admit(usize::from(new));
             owed -= shard.evict_oldest(&self.inner.hasher, sf, owed, 1, &mut evicted);
         } else {
-            let ht = self.hash(to.as_str());
+            let ht = self.hash(to);
             let st = self.shard_of(ht);
             let mut pair = self.lock_pair(sf, st);
             let h = &self.inner.hasher;
-            let (ia, new_a) = pair.a().get_or_insert(h, hf, from, now, sf)?;
+            let (ia, new_a) = pair.a().get_or_insert(hf, from, from_kind, now, sf)?;
             let ra = pair.a().node_ref(sf, ia);
-            let (ib, new_b) = pair.b().get_or_insert(h, ht, to, now, st)?;
+            let (ib, new_b) = pair.b().get_or_insert(ht, to, to_kind, now, st)?;
             let rb = pair.b().node_ref(st, ib);
-            let (from_struct, to_struct) = (!from.kind().is_event(), !to.kind().is_event());
+            let (from_struct, to_struct) = (!from_kind.is_event(), !to_kind.is_event());
             let out = pack(relation, DIR_OUT, rb);
             let inc = pack(relation, DIR_IN, ra);
             // Scan the shorter of the two lists that would hold this edge.
@@ -554,7 +575,7 @@ impl Store {
 
     /// After the locks are released: evicts what the receiving shards could not, and tells
     /// the neighbours of everything evicted.
-    fn settle(&self, owed: usize, mut evicted: Vec<Evicted>) {
+    fn settle(&self, owed: usize, mut evicted: EvictedList) {
         if owed > 0 {
             self.evict_elsewhere(owed, &mut evicted);
         }
@@ -568,7 +589,7 @@ impl Store {
 
     /// Evicts `owed` events from whichever shards hold some, starting at a rotating shard.
     /// Needed only when a shard that received a new event had no older one to give up.
-    fn evict_elsewhere(&self, mut owed: usize, evicted: &mut Vec<Evicted>) {
+    fn evict_elsewhere(&self, mut owed: usize, evicted: &mut EvictedList) {
         let n = self.inner.shards.len();
         let start = self.inner.cursor.fetch_add(1, Ordering::Relaxed);
         for k in 0..n {
@@ -589,17 +610,12 @@ impl Store {
     /// Creates `id` if needed and attaches attributes to it. Values longer than
     /// [`MAX_ATTRIBUTE_LEN`] are cut; past [`MAX_ATTRIBUTES`] keys, new keys are ignored.
     pub fn describe(&self, id: &ArtifactId, attrs: Attributes) -> Result<(), Error> {
-        let h = self.hash(id.as_str());
-        let s = self.shard_of(h);
-        let mut evicted = Vec::new();
-        let mut owed;
-        {
-            let mut shard = self.lock(s);
-            let (i, new) = shard.get_or_insert(&self.inner.hasher, h, id, now_millis(), s)?;
-            let nothing =
-                attrs.layer.is_none() && attrs.source_file.is_none() && attrs.attrs.is_empty();
-            if !nothing {
-                let meta = shard.meta.entry(i).or_default();
+        if attrs.layer.is_none() && attrs.source_file.is_none() && attrs.attrs.is_empty() {
+            return self.with_meta(id, None::<fn(&mut Meta)>);
+        }
+        self.with_meta(
+            id,
+            Some(|meta: &mut Meta| {
                 if let Some(layer) = attrs.layer {
                     meta.layer = Some(layer);
                 }
@@ -610,10 +626,69 @@ impl Store {
                     let v = truncate(v).into_boxed_str();
                     if let Some(slot) = meta.attrs.get_mut(k.as_str()) {
                         *slot = v;
-                    } else if meta.attrs.len() < MAX_ATTRIBUTES {
+                    } else if meta.attrs.len() + meta.counters.len() < MAX_ATTRIBUTES {
                         meta.attrs.insert(truncate(k).into_boxed_str(), v);
                     }
                 }
+            }),
+        )
+    }
+
+    /// Adds `by` to the counter `name` of `id` (creating both if needed): calls of a function,
+    /// errors of a request. Counters share the [`MAX_ATTRIBUTES`] limit with attributes.
+    ///
+    /// ```
+    /// use provenance::Store;
+    ///
+    /// let store = Store::new();
+    /// let req = provenance::request_id("r1")?;
+    /// store.count(&req, "errors", 1)?;
+    /// store.count(&req, "errors", 2)?;
+    /// assert_eq!(store.lookup("req:r1").unwrap().counters["errors"], 3);
+    /// assert_eq!(store.counted("errors"), [(req, 3)]);
+    /// # Ok::<(), provenance::Error>(())
+    /// ```
+    pub fn count(&self, id: &ArtifactId, name: &str, by: u64) -> Result<(), Error> {
+        self.with_meta(
+            id,
+            Some(|meta: &mut Meta| {
+                if let Some(n) = meta.counters.get_mut(name) {
+                    *n = n.saturating_add(by);
+                } else if meta.attrs.len() + meta.counters.len() < MAX_ATTRIBUTES {
+                    meta.counters
+                        .insert(truncate(name.to_owned()).into_boxed_str(), by);
+                }
+            }),
+        )
+    }
+
+    /// Every artifact whose counter `name` is above zero, with its value, sorted by ID:
+    /// `counted("errors")` answers "which requests and functions failed".
+    pub fn counted(&self, name: &str) -> Vec<(ArtifactId, u64)> {
+        let mut out = Vec::new();
+        for padded in &self.inner.shards {
+            let shard = padded.0.lock();
+            for (&i, meta) in &shard.meta {
+                if let Some(&n) = meta.counters.get(name).filter(|&&n| n > 0) {
+                    out.push((ArtifactId::from_trusted(&shard.nodes[i as usize].key), n));
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Creates `id` if needed, refreshes `last_seen` and applies `f` to its metadata.
+    fn with_meta(&self, id: &ArtifactId, f: Option<impl FnOnce(&mut Meta)>) -> Result<(), Error> {
+        let h = self.hash(id.as_str());
+        let s = self.shard_of(h);
+        let mut evicted = EvictedList::new();
+        let mut owed;
+        {
+            let mut shard = self.lock(s);
+            let (i, new) = shard.get_or_insert(h, id.as_str(), id.kind(), now_millis(), s)?;
+            if let Some(f) = f {
+                f(shard.meta.entry(i).or_default());
             }
             owed = self.admit(usize::from(new));
             owed -= shard.evict_oldest(&self.inner.hasher, s, owed, 1, &mut evicted);
@@ -641,6 +716,14 @@ impl Store {
                     m.attrs
                         .iter()
                         .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            counters: meta
+                .map(|m| {
+                    m.counters
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), *v))
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -769,10 +852,10 @@ impl Store {
         self.inner.hasher.hash_one(key)
     }
 
-    /// Bits 24..56 of the hash pick the shard: hashbrown uses the low bits for the bucket and
-    /// the top seven for its control bytes, and both must stay uniform inside a shard.
+    /// The high half of the hash picks the shard; the low half is the shard's table hash
+    /// (see `table_hash`), so the two are independent.
     fn shard_of(&self, hash: u64) -> usize {
-        let x = (hash >> 24) as u32 as u64;
+        let x = hash >> 32;
         ((x * self.inner.shards.len() as u64) >> 32) as usize
     }
 
@@ -844,7 +927,7 @@ impl Store {
     /// shard. Runs after the evicting shard's lock is released.
     fn unlink_evicted(&self, evicted: &[Evicted]) {
         // (neighbour, the evicted artifact's ref)
-        let mut notes: Vec<(NodeRef, NodeRef)> = Vec::new();
+        let mut notes: SmallVec<[(NodeRef, NodeRef); 4]> = SmallVec::new();
         for ev in evicted {
             for &e in &ev.adj {
                 if (e >> DIR_SHIFT) & 3 != DIR_LOOP {
@@ -995,6 +1078,7 @@ struct Meta {
     layer: Option<ArchLayer>,
     source_file: Option<Box<str>>,
     attrs: BTreeMap<Box<str>, Box<str>>,
+    counters: BTreeMap<Box<str>, u64>,
 }
 
 struct Evicted {
@@ -1002,8 +1086,26 @@ struct Evicted {
     adj: SmallVec<[u64; 2]>,
 }
 
+/// What one call evicted: usually nothing or one artifact, so no allocation for it.
+type EvictedList = SmallVec<[Evicted; 2]>;
+
+/// A hash-table entry: the slot, and the low half of its key's hash so that growing the table
+/// and skipping non-matching probes never touch the nodes themselves.
+#[derive(Clone, Copy)]
+struct Slot {
+    idx: u32,
+    hash: u32,
+}
+
+/// The table's hash from the stored half: hashbrown takes the bucket from the low bits and
+/// its control byte from the top seven, so both must come from the stored 32 bits. The shard
+/// was picked from other bits (see `Store::shard_of`), so these stay uniform inside a shard.
+fn table_hash(h: u32) -> u64 {
+    ((h as u64) << 32) | h as u64
+}
+
 struct Shard {
-    index: HashTable<u32>,
+    index: HashTable<Slot>,
     nodes: Vec<Node>,
     free: Vec<u32>,
     /// Slots of event artifacts, oldest first.
@@ -1036,9 +1138,12 @@ impl Shard {
     }
 
     fn find(&self, hash: u64, key: &str) -> Option<u32> {
+        let h = hash as u32;
         self.index
-            .find(hash, |&i| &*self.nodes[i as usize].key == key)
-            .copied()
+            .find(table_hash(h), |s| {
+                s.hash == h && &*self.nodes[s.idx as usize].key == key
+            })
+            .map(|s| s.idx)
     }
 
     fn node_ref(&self, shard: usize, i: u32) -> NodeRef {
@@ -1053,17 +1158,17 @@ impl Shard {
 
     fn get_or_insert(
         &mut self,
-        hasher: &DefaultHashBuilder,
         hash: u64,
-        id: &ArtifactId,
+        id: &str,
+        kind: Kind,
         now: u64,
         shard: usize,
     ) -> Result<(u32, bool), Error> {
-        if let Some(i) = self.find(hash, id.as_str()) {
+        if let Some(i) = self.find(hash, id) {
             self.nodes[i as usize].last_seen = now;
             return Ok((i, false));
         }
-        let key: Box<str> = id.as_str().into();
+        let key: Box<str> = id.into();
         let i = match self.free.pop() {
             Some(i) => {
                 let node = &mut self.nodes[i as usize];
@@ -1090,10 +1195,12 @@ impl Shard {
                 (self.nodes.len() - 1) as u32
             }
         };
-        let nodes = &self.nodes;
+        let slot = Slot {
+            idx: i,
+            hash: hash as u32,
+        };
         self.index
-            .insert_unique(hash, i, |&j| hasher.hash_one(&*nodes[j as usize].key));
-        let kind = id.kind();
+            .insert_unique(table_hash(slot.hash), slot, |s| table_hash(s.hash));
         self.live[kind.index()] += 1;
         if kind.is_event() {
             self.events.push_back(i);
@@ -1129,7 +1236,7 @@ impl Shard {
         shard: usize,
         max: usize,
         keep: usize,
-        out: &mut Vec<Evicted>,
+        out: &mut EvictedList,
     ) -> usize {
         let mut done = 0;
         while done < max && self.events.len() > keep {
@@ -1143,15 +1250,11 @@ impl Shard {
             let mut adj = std::mem::take(&mut node.adj);
             node.n_struct = 0;
             node.generation = ((node.generation as u64 + 1) & GEN_MASK) as u32;
-            let hash = hasher.hash_one(&*key);
-            if let Ok(entry) = self.index.find_entry(hash, |&j| j == i) {
+            let h = hasher.hash_one(&*key) as u32;
+            if let Ok(entry) = self.index.find_entry(table_hash(h), |s| s.idx == i) {
                 entry.remove();
             }
-            let kind = key
-                .split(':')
-                .next()
-                .and_then(|p| p.parse::<Kind>().ok())
-                .unwrap_or(Kind::Rec);
+            let kind = id::kind_of(&key).unwrap_or(Kind::Rec);
             self.live[kind.index()] -= 1;
             self.evicted[kind.index()] += 1;
             self.meta.remove(&i);
