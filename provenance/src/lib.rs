@@ -23,6 +23,7 @@
 //! let invoice = provenance::record_id("invoices", 7)?;
 //! store.relate(&create, Relation::During, &req)?;
 //! store.record(order.as_str(), create.as_str())?;
+//! store.relate(&req, Relation::Produced, &order)?;
 //! store.relate(&invoice, Relation::DerivedFrom, &order)?;
 //!
 //! assert_eq!(store.related("rec:orders:42"), ["fn:shop::orders::create", "rec:invoices:7"]);

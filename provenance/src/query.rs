@@ -4,6 +4,12 @@
 //! lineage flows along each relation (see [`Relation`]), up to a depth, and return the
 //! subgraph they saw: its nodes with their distance from the root, and its typed edges in the
 //! direction they were recorded. Cycles are fine: each artifact is visited once.
+//!
+//! A function, module or table reached through a request, job or record is a leaf of the
+//! walk as far as events go: it is shared by every request, so walking on from it into events
+//! would pull in everything that every request did. `downstream(req, 3)` is what that request
+//! did and what came of it, not what its functions did in other requests. Walks that start at
+//! a structural artifact (`downstream(fn, 2)`) do go from it into events.
 
 use std::collections::HashMap;
 
@@ -101,10 +107,13 @@ fn walk(store: &Store, id: &str, max_depth: usize, forward: bool) -> Option<Line
     depth_of.insert(root, 0);
     let mut seen = vec![root];
     let mut edges: Vec<(NodeRef, Relation, NodeRef)> = Vec::new();
-    let mut frontier = vec![(root, adjacency)];
+    // Whether the path to a node passed through an event (see the module docs).
+    let root_is_event = store.is_event(root);
+    let mut frontier = vec![(root, root_is_event, adjacency)];
     for depth in 1..=max_depth {
         let mut next = Vec::new();
-        for (node, adjacency) in frontier {
+        for (node, via_event, adjacency) in frontier {
+            let node_is_event = store.is_event(node);
             for e in adjacency {
                 let (relation, direction) = unpack_edge(e);
                 let other = unpack_ref(e);
@@ -121,11 +130,15 @@ fn walk(store: &Store, id: &str, max_depth: usize, forward: bool) -> Option<Line
                     }
                     _ => continue,
                 };
+                let other_is_event = store.is_event(other);
+                if via_event && !node_is_event && other_is_event {
+                    continue;
+                }
                 edges.push((from, relation, to));
                 if let std::collections::hash_map::Entry::Vacant(v) = depth_of.entry(other) {
                     v.insert(depth);
                     seen.push(other);
-                    next.push(other);
+                    next.push((other, via_event || other_is_event));
                 }
             }
         }
@@ -134,7 +147,7 @@ fn walk(store: &Store, id: &str, max_depth: usize, forward: bool) -> Option<Line
         }
         frontier = next
             .into_iter()
-            .filter_map(|r| store.adjacency_of(r).map(|a| (r, a)))
+            .filter_map(|(r, via)| store.adjacency_of(r).map(|a| (r, via, a)))
             .collect();
     }
 

@@ -506,11 +506,29 @@ impl Store {
         to: &str,
         to_kind: Kind,
     ) -> Result<(), Error> {
+        let mut evicted = EvictedList::new();
+        let mut owed = 0;
+        // Whatever happens, what was evicted is settled (counted out, neighbours told).
+        let result = self.link(from, from_kind, relation, to, to_kind, &mut owed, &mut evicted);
+        self.settle(owed, evicted);
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn link(
+        &self,
+        from: &str,
+        from_kind: Kind,
+        relation: Relation,
+        to: &str,
+        to_kind: Kind,
+        owed: &mut usize,
+        evicted: &mut EvictedList,
+    ) -> Result<(), Error> {
         let now = now_millis();
+        let h = &self.inner.hasher;
         let hf = self.hash(from);
         let sf = self.shard_of(hf);
-        let mut evicted = EvictedList::new();
-        let mut owed;
         if from == to {
             let mut shard = self.lock(sf);
             let (i, new) = shard.get_or_insert(hf, from, from_kind, now, sf)?;
@@ -520,46 +538,61 @@ impl Store {
                 shard.push_edge(i, e, structural);
                 shard.edges += 1;
             }
-            owed = self.admit(usize::from(new));
-            owed -= shard.evict_oldest(&self.inner.hasher, sf, owed, 1, &mut evicted);
-        } else {
-            let ht = self.hash(to);
-            let st = self.shard_of(ht);
-            let mut pair = self.lock_pair(sf, st);
-            let h = &self.inner.hasher;
-            let (ia, new_a) = pair.a().get_or_insert(hf, from, from_kind, now, sf)?;
-            let ra = pair.a().node_ref(sf, ia);
-            let (ib, new_b) = pair.b().get_or_insert(ht, to, to_kind, now, st)?;
-            let rb = pair.b().node_ref(st, ib);
-            let (from_struct, to_struct) = (!from_kind.is_event(), !to_kind.is_event());
-            let out = pack(relation, DIR_OUT, rb);
-            let inc = pack(relation, DIR_IN, ra);
-            // Scan the shorter of the two lists that would hold this edge.
-            let la = pair.a().part(ia, to_struct).len();
-            let lb = pair.b().part(ib, from_struct).len();
-            let exists = if la <= lb {
-                pair.a().part(ia, to_struct).contains(&out)
-            } else {
-                pair.b().part(ib, from_struct).contains(&inc)
-            };
-            if !exists {
-                pair.a().push_edge(ia, out, to_struct);
-                pair.b().push_edge(ib, inc, from_struct);
-                pair.a().edges += 1;
-            }
-            owed = self.admit(usize::from(new_a) + usize::from(new_b));
-            // Each shard that received a new event gives up its own oldest, so that the
-            // shard of a hot structural origin is not drained for everyone else's records.
-            if sf == st {
-                owed -= pair.a().evict_oldest(h, sf, owed, 1, &mut evicted);
-            } else {
-                let from_a = owed.min(usize::from(new_a));
-                let done_a = pair.a().evict_oldest(h, sf, from_a, 1, &mut evicted);
-                let done_b = pair.b().evict_oldest(h, st, owed - from_a, 1, &mut evicted);
-                owed -= done_a + done_b;
-            }
+            let due = self.admit(usize::from(new));
+            *owed += due - shard.evict_oldest(h, sf, due, 1, evicted);
+            return Ok(());
         }
-        self.settle(owed, evicted);
+        let ht = self.hash(to);
+        let st = self.shard_of(ht);
+
+        // Create `to` first under its own lock: the expensive part of a new record (its key,
+        // its slot, growing the table) then never runs while the origin's shard is held, and
+        // a hot origin shared by every thread stays locked only for the edge itself.
+        let mut early = None;
+        if sf != st {
+            let mut shard = self.lock(st);
+            let (ib, new_b) = shard.get_or_insert(ht, to, to_kind, now, st)?;
+            early = Some(shard.node_ref(st, ib));
+            let due = self.admit(usize::from(new_b));
+            *owed += due - shard.evict_oldest(h, st, due, 1, evicted);
+        }
+
+        let mut pair = self.lock_pair(sf, st);
+        let (ia, new_a) = pair.a().get_or_insert(hf, from, from_kind, now, sf)?;
+        let ra = pair.a().node_ref(sf, ia);
+        let (ib, new_b) = match early.filter(|&r| pair.b().live_node(r).is_some()) {
+            Some(r) => (r.idx(), false),
+            // Same shard, or evicted in between: create it now.
+            None => pair.b().get_or_insert(ht, to, to_kind, now, st)?,
+        };
+        let rb = pair.b().node_ref(st, ib);
+        let (from_struct, to_struct) = (!from_kind.is_event(), !to_kind.is_event());
+        let out = pack(relation, DIR_OUT, rb);
+        let inc = pack(relation, DIR_IN, ra);
+        // Scan the shorter of the two lists that would hold this edge.
+        let la = pair.a().part(ia, to_struct).len();
+        let lb = pair.b().part(ib, from_struct).len();
+        let exists = if la <= lb {
+            pair.a().part(ia, to_struct).contains(&out)
+        } else {
+            pair.b().part(ib, from_struct).contains(&inc)
+        };
+        if !exists {
+            pair.a().push_edge(ia, out, to_struct);
+            pair.b().push_edge(ib, inc, from_struct);
+            pair.a().edges += 1;
+        }
+        let due = self.admit(usize::from(new_a) + usize::from(new_b));
+        // Each shard that received a new event gives up its own oldest, so that the shard of
+        // a hot structural origin is not drained for everyone else's records.
+        if sf == st {
+            *owed += due - pair.a().evict_oldest(h, sf, due, 1, evicted);
+        } else {
+            let from_a = due.min(usize::from(new_a));
+            let done_a = pair.a().evict_oldest(h, sf, from_a, 1, evicted);
+            let done_b = pair.b().evict_oldest(h, st, due - from_a, 1, evicted);
+            *owed += due - done_a - done_b;
+        }
         Ok(())
     }
 
@@ -896,6 +929,11 @@ impl Store {
         Some((shard.node_ref(s, i), shard.nodes[i as usize].adj.to_vec()))
     }
 
+    /// Whether `r` is an event artifact; no lock needed.
+    pub(crate) fn is_event(&self, r: NodeRef) -> bool {
+        r.is_event()
+    }
+
     /// A copy of the adjacency of `r`, or `None` if it was evicted.
     pub(crate) fn adjacency_of(&self, r: NodeRef) -> Option<Vec<u64>> {
         let shard = self.lock(r.shard());
@@ -978,14 +1016,18 @@ fn now_millis() -> u64 {
 // ---------------------------------------------------------------------------------------------
 // Packed references and edges.
 
-const GEN_BITS: u32 = 27;
+const GEN_BITS: u32 = 26;
 const IDX_BITS: u32 = 24;
 const SHARD_BITS: u32 = 8;
 const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
 const IDX_MASK: u64 = (1 << IDX_BITS) - 1;
 const SHARD_MASK: u64 = (1 << SHARD_BITS) - 1;
-const REF_MASK: u64 = (1 << (GEN_BITS + IDX_BITS + SHARD_BITS)) - 1;
-const DIR_SHIFT: u32 = GEN_BITS + IDX_BITS + SHARD_BITS;
+/// A reference also says whether it points at an event, so walks can tell without a lock.
+const EVENT_SHIFT: u32 = GEN_BITS + IDX_BITS + SHARD_BITS;
+const REF_MASK: u64 = (1 << (EVENT_SHIFT + 1)) - 1;
+const DIR_SHIFT: u32 = EVENT_SHIFT + 1;
+/// The bit of `Node::generation` that marks an event artifact.
+const EVENT_FLAG: u32 = 1 << 31;
 const REL_SHIFT: u32 = DIR_SHIFT + 2;
 const MAX_SLOTS: usize = 1 << IDX_BITS;
 
@@ -998,11 +1040,14 @@ const DIR_LOOP: u64 = 2;
 pub(crate) struct NodeRef(u64);
 
 impl NodeRef {
+    /// `generation` as a node keeps it: the generation, and [`EVENT_FLAG`].
     fn new(shard: usize, idx: u32, generation: u32) -> Self {
+        let event = u64::from(generation & EVENT_FLAG != 0);
         NodeRef(
-            ((shard as u64) << (GEN_BITS + IDX_BITS))
+            (event << EVENT_SHIFT)
+                | ((shard as u64) << (GEN_BITS + IDX_BITS))
                 | ((idx as u64) << GEN_BITS)
-                | generation as u64,
+                | (generation as u64 & GEN_MASK),
         )
     }
 
@@ -1012,6 +1057,11 @@ impl NodeRef {
 
     fn idx(self) -> u32 {
         ((self.0 >> GEN_BITS) & IDX_MASK) as u32
+    }
+
+    /// Whether the artifact is an event (`req`, `job`, `rec`).
+    pub(crate) fn is_event(self) -> bool {
+        self.0 >> EVENT_SHIFT & 1 == 1
     }
 
     fn generation(self) -> u32 {
@@ -1068,6 +1118,7 @@ struct Node {
     /// Packed edges; those to structural artifacts first (`..n_struct`), then those to events.
     adj: SmallVec<[u64; 2]>,
     n_struct: u32,
+    /// The slot's generation (low bits) and, in the top bit, whether it holds an event.
     generation: u32,
     first_seen: u64,
     last_seen: u64,
@@ -1153,7 +1204,7 @@ impl Shard {
     fn live_node(&self, r: NodeRef) -> Option<&Node> {
         self.nodes
             .get(r.idx() as usize)
-            .filter(|n| n.generation == r.generation() && !n.key.is_empty())
+            .filter(|n| n.generation & GEN_MASK as u32 == r.generation() && !n.key.is_empty())
     }
 
     fn get_or_insert(
@@ -1169,10 +1220,12 @@ impl Shard {
             return Ok((i, false));
         }
         let key: Box<str> = id.into();
+        let flag = if kind.is_event() { EVENT_FLAG } else { 0 };
         let i = match self.free.pop() {
             Some(i) => {
                 let node = &mut self.nodes[i as usize];
                 node.key = key;
+                node.generation = (node.generation & GEN_MASK as u32) | flag;
                 node.first_seen = now;
                 node.last_seen = now;
                 i
@@ -1188,7 +1241,7 @@ impl Shard {
                     key,
                     adj: SmallVec::new(),
                     n_struct: 0,
-                    generation: 0,
+                    generation: flag,
                     first_seen: now,
                     last_seen: now,
                 });
@@ -1249,6 +1302,7 @@ impl Shard {
             let key = std::mem::take(&mut node.key);
             let mut adj = std::mem::take(&mut node.adj);
             node.n_struct = 0;
+            // The next artifact in this slot sets its own event flag.
             node.generation = ((node.generation as u64 + 1) & GEN_MASK) as u32;
             let h = hasher.hash_one(&*key) as u32;
             if let Ok(entry) = self.index.find_entry(table_hash(h), |s| s.idx == i) {
@@ -1259,9 +1313,9 @@ impl Shard {
             self.evicted[kind.index()] += 1;
             self.meta.remove(&i);
             // Neighbours that already told us they were evicted have accounted for those edges.
-            if let Some(mut dead) = self.dead.remove(&i) {
-                dead.sort_unstable();
-                adj.retain(|e| dead.binary_search(&unpack_ref(*e)).is_err());
+            if let Some(dead) = self.dead.remove(&i) {
+                let dead: hashbrown::HashSet<NodeRef> = dead.into_iter().collect();
+                adj.retain(|e| !dead.contains(&unpack_ref(*e)));
             }
             // A loop lives only here; the others are settled with the neighbour in `unlink`.
             let loops = adj
@@ -1293,11 +1347,10 @@ impl Shard {
         let node = &mut self.nodes[i as usize];
         let event_edges = node.adj.len() - node.n_struct as usize;
         if dead.len() * 2 >= event_edges {
-            let mut dead = self.dead.remove(&i).unwrap_or_default();
-            dead.sort_unstable();
+            let dead: hashbrown::HashSet<NodeRef> =
+                self.dead.remove(&i).unwrap_or_default().into_iter().collect();
             // Only event edges can point at an evicted artifact, so n_struct stays right.
-            node.adj
-                .retain(|e| dead.binary_search(&unpack_ref(*e)).is_err());
+            node.adj.retain(|e| !dead.contains(&unpack_ref(*e)));
             if node.adj.len() <= node.adj.inline_size() {
                 node.adj.shrink_to_fit();
             }

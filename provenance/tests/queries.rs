@@ -143,6 +143,8 @@ fn upstream_and_downstream_follow_lineage_and_survive_cycles() {
     store.relate(&create, Relation::Called, &handler).unwrap(); // a cycle
     store.relate(&create, Relation::Read, &customers).unwrap();
     store.relate(&create, Relation::Produced, &order).unwrap();
+    // As the sqlx pool records it: the request produced the order too.
+    store.relate(&req, Relation::Produced, &order).unwrap();
     store
         .relate(&invoice, Relation::DerivedFrom, &order)
         .unwrap();
@@ -160,7 +162,7 @@ fn upstream_and_downstream_follow_lineage_and_survive_cycles() {
             "rec:invoices:1"
         ]
     );
-    assert_eq!(down.nodes[3].depth, 2);
+    assert_eq!((down.nodes[3].depth, down.nodes[4].depth), (1, 2));
     assert!(
         !down.contains("tbl:customers"),
         "a table read is upstream, not downstream"
@@ -172,7 +174,7 @@ fn upstream_and_downstream_follow_lineage_and_survive_cycles() {
     );
 
     let depth_one = store.downstream(req.as_str(), 1).unwrap();
-    assert_eq!(depth_one.nodes.len(), 3);
+    assert_eq!(depth_one.nodes.len(), 4);
     assert_eq!(store.downstream(req.as_str(), 0).unwrap().nodes.len(), 1);
 
     let up = store.upstream(invoice.as_str(), 4).unwrap();
@@ -214,4 +216,27 @@ fn lookup_has_times_and_metadata() {
         store.lookup("req:r1").unwrap().metadata["error"].len(),
         provenance::store::MAX_ATTRIBUTE_LEN
     );
+}
+
+#[test]
+fn walks_from_an_event_do_not_pass_through_shared_code_into_other_events() {
+    let store = Store::new();
+    let create = function_id("shop::orders", "create").unwrap();
+    let (r1, r2) = (request_id("r1").unwrap(), request_id("r2").unwrap());
+    let (o1, o2) = (record_id("orders", 1).unwrap(), record_id("orders", 2).unwrap());
+    for (req, order) in [(&r1, &o1), (&r2, &o2)] {
+        store.relate(&create, Relation::During, req).unwrap();
+        store.relate(&create, Relation::Produced, order).unwrap();
+        store.relate(req, Relation::Produced, order).unwrap();
+    }
+    // What request 1 did: its function and its order, not request 2's order.
+    let down = store.downstream("req:r1", 3).unwrap();
+    let ids: Vec<&str> = down.ids().map(|id| id.as_str()).collect();
+    assert_eq!(ids, ["req:r1", "fn:shop::orders::create", "rec:orders:1"]);
+    // From the function itself, everything it produced.
+    let down = store.downstream("fn:shop::orders::create", 1).unwrap();
+    assert!(down.contains("rec:orders:1") && down.contains("rec:orders:2"));
+    // Upstream of order 1: its producers, not the other request that ran the same code.
+    let up = store.upstream("rec:orders:1", 3).unwrap();
+    assert!(up.contains("req:r1") && !up.contains("req:r2"), "{up:#?}");
 }
