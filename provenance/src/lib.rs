@@ -26,7 +26,10 @@
 //! store.relate(&req, Relation::Produced, &order)?;
 //! store.relate(&invoice, Relation::DerivedFrom, &order)?;
 //!
-//! assert_eq!(store.related("rec:orders:42"), ["fn:shop::orders::create", "rec:invoices:7"]);
+//! assert_eq!(
+//!     store.related("rec:orders:42"),
+//!     ["fn:shop::orders::create", "rec:invoices:7", "req:0190f1a2b3c4"]
+//! );
 //! assert_eq!(store.lookup("mod:shop::orders").unwrap().layer, Some(ArchLayer::Context));
 //! let lineage = store.downstream(req.as_str(), 3).unwrap();
 //! assert!(lineage.contains("rec:invoices:7"));
