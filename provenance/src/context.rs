@@ -42,7 +42,7 @@
 //! # }
 //! ```
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -56,9 +56,25 @@ pub const REQUEST_ID: &str = "request_id";
 pub const JOB_ID: &str = "job_id";
 
 /// A provenance context: string keys to string values, ordered by key.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Context {
     entries: BTreeMap<String, String>,
+    /// The parsed request or job ID, worked out once: every span and query asks for it.
+    activity: OnceCell<Option<ArtifactId>>,
+}
+
+impl PartialEq for Context {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl Eq for Context {}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
 }
 
 impl Context {
@@ -66,6 +82,7 @@ impl Context {
     pub const fn new() -> Self {
         Context {
             entries: BTreeMap::new(),
+            activity: OnceCell::new(),
         }
     }
 
@@ -76,7 +93,11 @@ impl Context {
 
     /// Sets `key`, replacing an earlier value.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        self.entries.insert(key.into(), value.into());
+        let key = key.into();
+        if key == REQUEST_ID || key == JOB_ID {
+            self.activity = OnceCell::new();
+        }
+        self.entries.insert(key, value.into());
     }
 
     /// Adds every pair; a key given again takes the new value, other keys are kept.
@@ -113,6 +134,14 @@ impl Context {
     /// The `job:` ID under [`JOB_ID`], if it is set and valid.
     pub fn job_id(&self) -> Option<ArtifactId> {
         self.get(JOB_ID).and_then(|s| ArtifactId::parse(s).ok())
+    }
+
+    /// The unit of work this context belongs to: its request, else its job. Parsed once per
+    /// context, so asking on every span or query is cheap.
+    pub fn activity(&self) -> Option<ArtifactId> {
+        self.activity
+            .get_or_init(|| self.request_id().or_else(|| self.job_id()))
+            .clone()
     }
 
     /// The map of keys to values.
@@ -155,11 +184,14 @@ pub fn with_context<R>(f: impl FnOnce(&Context) -> R) -> R {
     }) {
         return r;
     }
-    let f = f.take().expect("not called yet");
-    match FALLBACK.try_with(|cell| cell.try_borrow().map(|ctx| ctx.clone())) {
-        Ok(Ok(ctx)) => f(&ctx),
-        _ => f(&Context::new()),
+    if let Ok(r) = FALLBACK.try_with(|cell| match cell.try_borrow() {
+        Ok(ctx) => (f.take().expect("called once"))(&ctx),
+        Err(_) => (f.take().expect("called once"))(&Context::new()),
+    }) {
+        return r;
     }
+    // This thread's context is already destroyed (thread exit).
+    (f.take().expect("not called yet"))(&Context::new())
 }
 
 /// A copy of the current context.

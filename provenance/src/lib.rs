@@ -53,6 +53,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
+//! | `tracing` | yes | [`SpanLayer`](span::SpanLayer): tracing spans become `fn:` and `job:` artifacts |
 //! | `serde` | no | `Serialize` for IDs, artifacts, stats and lineage; `Deserialize` for IDs |
 
 pub mod arch;
@@ -60,6 +61,8 @@ pub mod context;
 mod error;
 pub mod id;
 pub mod query;
+#[cfg(feature = "tracing")]
+pub mod span;
 pub mod store;
 
 pub use arch::ArchLayer;
@@ -70,6 +73,8 @@ pub use id::{
     migration_id, module_id, record_id, request_id, table_id,
 };
 pub use query::{Edge, Lineage};
+#[cfg(feature = "tracing")]
+pub use span::SpanLayer;
 pub use store::{
     Artifact, Config, Direction, ModuleInfo, Neighbor, Relation, Stats, Store, global,
 };

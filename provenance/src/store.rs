@@ -509,7 +509,15 @@ impl Store {
         let mut evicted = EvictedList::new();
         let mut owed = 0;
         // Whatever happens, what was evicted is settled (counted out, neighbours told).
-        let result = self.link(from, from_kind, relation, to, to_kind, &mut owed, &mut evicted);
+        let result = self.link(
+            from,
+            from_kind,
+            relation,
+            to,
+            to_kind,
+            &mut owed,
+            &mut evicted,
+        );
         self.settle(owed, evicted);
         result
     }
@@ -1347,8 +1355,12 @@ impl Shard {
         let node = &mut self.nodes[i as usize];
         let event_edges = node.adj.len() - node.n_struct as usize;
         if dead.len() * 2 >= event_edges {
-            let dead: hashbrown::HashSet<NodeRef> =
-                self.dead.remove(&i).unwrap_or_default().into_iter().collect();
+            let dead: hashbrown::HashSet<NodeRef> = self
+                .dead
+                .remove(&i)
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
             // Only event edges can point at an evicted artifact, so n_struct stays right.
             node.adj.retain(|e| !dead.contains(&unpack_ref(*e)));
             if node.adj.len() <= node.adj.inline_size() {

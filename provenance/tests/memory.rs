@@ -42,7 +42,7 @@ fn steady_state_growth() -> (usize, usize) {
     let store = Store::with_config(Config::new().event_capacity(capacity));
     let origin = function_id("shop::orders", "create").unwrap();
     let req_fn = function_id("shop::http", "handler").unwrap();
-    let mut at = |from: usize, to: usize| {
+    let at = |from: usize, to: usize| {
         for i in from..to {
             let rec = record_id("orders", i).unwrap();
             let req = provenance::request_id(&format!("r{}", i / 4)).unwrap();
