@@ -53,7 +53,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `tracing` | yes | [`SpanLayer`](span::SpanLayer): tracing spans become `fn:` and `job:` artifacts |
+//! | `tracing` | yes | [`SpanLayer`]: tracing spans become `fn:` and `job:` artifacts |
 //! | `serde` | no | `Serialize` for IDs, artifacts, stats and lineage; `Deserialize` for IDs |
 
 pub mod arch;
