@@ -1,6 +1,406 @@
-//! `ProvenanceLayer`: a tower layer that gives every request a `req:` artifact and installs the
-//! provenance context for the request's future.
+//! `ProvenanceLayer`: every request through a tower service becomes a `req:` artifact, and
+//! everything recorded while serving it knows which request it belongs to.
 //!
-//! Not written yet: this crate is the home of the tower integration (issue "provenance-tower").
-//! Until then it exports nothing, so that nothing here pretends to record requests. Use
-//! [`provenance::context::scope`] to install a request's context by hand meanwhile.
+//! ```
+//! use axum::{routing::get, Router};
+//! use provenance::Store;
+//! use provenance_tower::{ProvenanceLayer, RequestId};
+//! use tower::ServiceExt;
+//!
+//! async fn hello(id: RequestId) -> String {
+//!     // The task-local context knows the request too, for spans and queries.
+//!     let ctx = provenance::get_context();
+//!     assert_eq!(ctx.get("request_id"), Some(id.artifact_id().as_str()));
+//!     format!("hello from {id}")
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let store = Store::new();
+//! let app = Router::new()
+//!     .route("/orders/{id}", get(hello))
+//!     .layer(ProvenanceLayer::new(store.clone()));
+//!
+//! let request = http::Request::get("/orders/42?x=1").body(axum::body::Body::empty()).unwrap();
+//! let response = app.oneshot(request).await.unwrap();
+//! let id = response.headers()["x-request-id"].to_str().unwrap();
+//!
+//! let req = store.lookup(&format!("req:{id}")).unwrap();
+//! assert_eq!(req.metadata["route"], "/orders/{id}");
+//! assert_eq!(req.metadata["status"], "200");
+//! # }
+//! ```
+//!
+//! # Per request
+//!
+//! - **ID.** A valid incoming `x-request-id` (header name configurable; see
+//!   [`RequestId::parse`] for what is valid) is kept. If tower-http's `SetRequestIdLayer` put a
+//!   `RequestId` in the extensions (feature `tower-http`), that one is used. Otherwise a fresh
+//!   UUID v7 is made. An invalid incoming ID is replaced in the request, counted
+//!   ([`ProvenanceLayer::rejected_ids`]) and never echoed or stored.
+//! - **Echo and extension.** The ID goes on the response header unless the service already set
+//!   it, and into the request extensions as a [`RequestId`] unless one is there.
+//! - **Context.** The inner service's future runs inside a [`provenance::context`] scope with
+//!   `request_id` (`req:…`), `method`, `route` and, from a W3C `traceparent` header, `trace_id`.
+//! - **Artifact.** When the response head is ready the `req:` artifact gets `method`, `route`
+//!   (axum's `MatchedPath`, else the path without query), `status`, `latency_us` (to the
+//!   response head), `started_at_ms` and `failed`. A 5xx, an error from the inner service or a
+//!   panic unwinding through the layer counts as failed (`errors` counter, `last_error`); the
+//!   error or panic itself passes through untouched.
+//! - **Across services.** [`PropagateProvenanceLayer`] on an HTTP client adds the current
+//!   request's ID as `x-provenance-caller`; the called service records that the caller's `req:`
+//!   `called` its own.
+//!
+//! Recording never fails a request: store errors are ignored, a full store evicts.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `axum` | yes | routes from `MatchedPath`; `RequestId` as an extractor |
+//! | `tower-http` | no | reuse the `RequestId` of tower-http's `SetRequestIdLayer` |
+
+mod propagate;
+mod request_id;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context as TaskContext, Poll, ready};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use provenance::context::{self, Context, Scoped};
+use provenance::store::Attributes;
+use provenance::{ArtifactId, Relation, Store};
+use tower_layer::Layer;
+use tower_service::Service;
+
+pub use propagate::{CALLER_HEADER, PropagateProvenance, PropagateProvenanceLayer};
+pub use request_id::{MAX_LEN, MIN_LEN, RequestId};
+
+/// The default request ID header.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Gives every request a `req:` artifact and a provenance context; see the [crate docs](crate).
+#[derive(Clone, Debug)]
+pub struct ProvenanceLayer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    store: Store,
+    header: HeaderName,
+    rejected: AtomicU64,
+}
+
+impl ProvenanceLayer {
+    /// A layer recording into `store`, with the `x-request-id` header.
+    pub fn new(store: Store) -> Self {
+        ProvenanceLayer {
+            shared: Arc::new(Shared {
+                store,
+                header: X_REQUEST_ID.clone(),
+                rejected: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Reads and echoes the request ID in `header` instead of `x-request-id`.
+    pub fn with_header_name(self, header: HeaderName) -> Self {
+        ProvenanceLayer {
+            shared: Arc::new(Shared {
+                store: self.shared.store.clone(),
+                header,
+                rejected: AtomicU64::new(self.shared.rejected.load(Ordering::Relaxed)),
+            }),
+        }
+    }
+
+    /// How many incoming request IDs were invalid and replaced.
+    pub fn rejected_ids(&self) -> u64 {
+        self.shared.rejected.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for ProvenanceLayer {
+    /// A layer recording into the [`provenance::global`] store.
+    fn default() -> Self {
+        ProvenanceLayer::new(provenance::global().clone())
+    }
+}
+
+impl<S> Layer<S> for ProvenanceLayer {
+    type Service = Provenance<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Provenance {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The service [`ProvenanceLayer`] wraps around an inner service.
+#[derive(Clone, Debug)]
+pub struct Provenance<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Provenance<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let start = Instant::now();
+        let id = self.request_id(&mut req);
+        let method = req.method().clone();
+        let route = route(&req);
+        let caller = req
+            .headers()
+            .get(&CALLER_HEADER)
+            .and_then(|v| RequestId::parse(v.as_bytes()))
+            .map(|caller| caller.artifact_id().clone())
+            .filter(|caller| caller != id.artifact_id());
+
+        let mut ctx = Context::new();
+        ctx.insert(context::REQUEST_ID, id.artifact_id().as_str());
+        ctx.insert("method", method.as_str());
+        ctx.insert("route", route.as_str());
+        if let Some(trace_id) = req.headers().get("traceparent").and_then(trace_id) {
+            ctx.insert("trace_id", trace_id);
+        }
+        if let Some(caller) = &caller {
+            // The caller's request caused this one.
+            let _ = self
+                .shared
+                .store
+                .relate(caller, Relation::Called, id.artifact_id());
+        }
+        let header = id.header_value().clone();
+        let artifact = id.artifact_id().clone();
+        req.extensions_mut().get_or_insert_with(|| id);
+        ResponseFuture {
+            inner: context::scope(ctx, self.inner.call(req)),
+            recorder: Recorder(Some(Pending {
+                shared: self.shared.clone(),
+                id: artifact,
+                header,
+                method,
+                route,
+                start,
+                started: SystemTime::now(),
+            })),
+        }
+    }
+}
+
+impl<S> Provenance<S> {
+    /// Picks the request's ID (extension, valid header, or fresh) and makes the request carry
+    /// it: an invalid incoming header is replaced, never passed on.
+    fn request_id<B>(&self, req: &mut Request<B>) -> RequestId {
+        if let Some(id) = req.extensions().get::<RequestId>() {
+            return id.clone();
+        }
+        #[cfg(feature = "tower-http")]
+        if let Some(id) = req
+            .extensions()
+            .get::<tower_http::request_id::RequestId>()
+            .and_then(|id| RequestId::parse(id.header_value().as_bytes()))
+        {
+            return id;
+        }
+        let header = &self.shared.header;
+        match req.headers().get(header) {
+            Some(value) => match RequestId::parse(value.as_bytes()) {
+                Some(id) => id,
+                None => {
+                    self.shared.rejected.fetch_add(1, Ordering::Relaxed);
+                    let id = RequestId::generate();
+                    req.headers_mut()
+                        .insert(header.clone(), id.header_value().clone());
+                    id
+                }
+            },
+            None => {
+                let id = RequestId::generate();
+                req.headers_mut()
+                    .insert(header.clone(), id.header_value().clone());
+                id
+            }
+        }
+    }
+}
+
+/// axum's route template when the router matched one, else the path without its query.
+fn route<B>(req: &Request<B>) -> String {
+    #[cfg(feature = "axum")]
+    if let Some(matched) = req.extensions().get::<axum::extract::MatchedPath>() {
+        return matched.as_str().to_owned();
+    }
+    req.uri().path().to_owned()
+}
+
+/// The trace ID of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), if valid.
+fn trace_id(value: &HeaderValue) -> Option<String> {
+    let text = value.to_str().ok()?;
+    let mut parts = text.split('-');
+    let (version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let valid = hex(version, 2)
+        && version != "ff"
+        && hex(trace, 32)
+        && trace.bytes().any(|b| b != b'0')
+        && hex(parent, 16)
+        && hex(flags, 2);
+    valid.then(|| trace.to_owned())
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`Provenance`]: the inner future inside the request's context,
+    /// recording the `req:` artifact when it completes, fails, panics or is dropped.
+    pub struct ResponseFuture<F: Future> {
+        #[pin]
+        inner: Scoped<F>,
+        recorder: Recorder,
+    }
+}
+
+impl<F: Future> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // If the inner future panics, the guard sees the unwinding and records it; the panic
+        // itself goes on unchanged.
+        let guard = PanicGuard(this.recorder);
+        let result = ready!(this.inner.poll(cx));
+        let pending = guard.0.0.take();
+        match (result, pending) {
+            (Ok(mut response), Some(pending)) => {
+                response
+                    .headers_mut()
+                    .entry(pending.shared.header.clone())
+                    .or_insert_with(|| pending.header.clone());
+                pending.finish(Outcome::Status(response.status()));
+                Poll::Ready(Ok(response))
+            }
+            (Err(error), Some(pending)) => {
+                pending.finish(Outcome::Error);
+                Poll::Ready(Err(error))
+            }
+            (result, None) => Poll::Ready(result),
+        }
+    }
+}
+
+/// Records the request if it is dropped before completing (the client went away).
+struct Recorder(Option<Pending>);
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if let Some(pending) = self.0.take() {
+            pending.finish(Outcome::Cancelled);
+        }
+    }
+}
+
+struct PanicGuard<'a>(&'a mut Recorder);
+
+impl Drop for PanicGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Some(pending) = self.0.0.take() {
+                pending.finish(Outcome::Panic);
+            }
+        }
+    }
+}
+
+struct Pending {
+    shared: Arc<Shared>,
+    id: ArtifactId,
+    header: HeaderValue,
+    method: Method,
+    route: String,
+    start: Instant,
+    started: SystemTime,
+}
+
+#[derive(Clone, Copy)]
+enum Outcome {
+    Status(StatusCode),
+    Error,
+    Panic,
+    Cancelled,
+}
+
+impl Pending {
+    fn finish(self, outcome: Outcome) {
+        let latency = self.start.elapsed();
+        let started = self
+            .started
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let (status, failure) = match outcome {
+            Outcome::Status(status) if status.is_server_error() => {
+                (Some(status), Some(format!("status {}", status.as_u16())))
+            }
+            Outcome::Status(status) => (Some(status), None),
+            Outcome::Error => (None, Some("the inner service returned an error".to_owned())),
+            Outcome::Panic => (None, Some("the handler panicked".to_owned())),
+            Outcome::Cancelled => (None, None),
+        };
+        let mut attrs = Attributes::new()
+            .attr("method", self.method.as_str())
+            .attr("route", self.route)
+            .attr("latency_us", latency.as_micros().to_string())
+            .attr("started_at_ms", started.to_string())
+            .attr("failed", if failure.is_some() { "true" } else { "false" });
+        attrs = match (status, &failure) {
+            (Some(status), _) => attrs.attr("status", status.as_str()),
+            (None, None) => attrs.attr("status", "cancelled"),
+            (None, Some(_)) => attrs,
+        };
+        let store = &self.shared.store;
+        // Recording must never fail the request: a store error is dropped here.
+        let _ = store.describe(&self.id, attrs);
+        if let Some(message) = failure {
+            let _ = store.count(&self.id, "errors", 1);
+            let _ = store.describe(&self.id, Attributes::new().attr("last_error", message));
+        }
+    }
+}
+
+#[cfg(feature = "axum")]
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestId {
+    type Rejection = (StatusCode, &'static str);
+
+    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<RequestId>().cloned().ok_or((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "RequestId extractor used without ProvenanceLayer",
+        ))
+    }
+}
