@@ -21,12 +21,17 @@ fn hello() -> Router {
 }
 
 fn bench_routers(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let mut g = c.benchmark_group("hello_world");
     let store = Store::new();
     let routers = [
         ("bare_router", hello()),
-        ("provenance_layer", hello().layer(ProvenanceLayer::new(store.clone()))),
+        (
+            "provenance_layer",
+            hello().layer(ProvenanceLayer::new(store.clone())),
+        ),
         (
             "tower_http_request_id_pair",
             hello()

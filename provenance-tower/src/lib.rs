@@ -63,6 +63,7 @@
 mod propagate;
 mod request_id;
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -175,11 +176,11 @@ where
             .filter(|caller| caller != id.artifact_id());
 
         let mut ctx = Context::new();
-        ctx.insert(context::REQUEST_ID, id.artifact_id().as_str());
-        ctx.insert("method", method.as_str());
-        ctx.insert("route", route.as_str());
+        ctx.set_request_id(id.artifact_id());
+        ctx.insert_static("method", method_name(&method));
+        ctx.insert_static("route", route.clone());
         if let Some(trace_id) = req.headers().get("traceparent").and_then(trace_id) {
-            ctx.insert("trace_id", trace_id);
+            ctx.insert_static("trace_id", trace_id);
         }
         if let Some(caller) = &caller {
             // The caller's request caused this one.
@@ -243,6 +244,17 @@ impl<S> Provenance<S> {
     }
 }
 
+/// The method's name, without an allocation for the standard ones.
+fn method_name(method: &Method) -> Cow<'static, str> {
+    const STANDARD: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    match STANDARD.iter().find(|m| **m == method.as_str()) {
+        Some(m) => Cow::Borrowed(m),
+        None => Cow::Owned(method.as_str().to_owned()),
+    }
+}
+
 /// axum's route template when the router matched one, else the path without its query.
 fn route<B>(req: &Request<B>) -> String {
     #[cfg(feature = "axum")]
@@ -256,8 +268,11 @@ fn route<B>(req: &Request<B>) -> String {
 fn trace_id(value: &HeaderValue) -> Option<String> {
     let text = value.to_str().ok()?;
     let mut parts = text.split('-');
-    let (version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, n: usize| {
+        s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
     let valid = hex(version, 2)
         && version != "ff"
         && hex(trace, 32)
@@ -357,38 +372,42 @@ enum Outcome {
 
 impl Pending {
     fn finish(self, outcome: Outcome) {
-        let latency = self.start.elapsed();
+        let latency = self.start.elapsed().as_micros() as u64;
         let started = self
             .started
             .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
+            .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        let (status, failure) = match outcome {
-            Outcome::Status(status) if status.is_server_error() => {
-                (Some(status), Some(format!("status {}", status.as_u16())))
-            }
-            Outcome::Status(status) => (Some(status), None),
-            Outcome::Error => (None, Some("the inner service returned an error".to_owned())),
-            Outcome::Panic => (None, Some("the handler panicked".to_owned())),
-            Outcome::Cancelled => (None, None),
+        let failure = match outcome {
+            Outcome::Status(status) if status.is_server_error() => Some(match status.as_u16() {
+                500 => Cow::Borrowed("status 500"),
+                503 => Cow::Borrowed("status 503"),
+                code => Cow::Owned(format!("status {code}")),
+            }),
+            Outcome::Status(_) | Outcome::Cancelled => None,
+            Outcome::Error => Some(Cow::Borrowed("the inner service returned an error")),
+            Outcome::Panic => Some(Cow::Borrowed("the handler panicked")),
         };
         let mut attrs = Attributes::new()
-            .attr("method", self.method.as_str())
+            .attr("method", method_name(&self.method))
             .attr("route", self.route)
-            .attr("latency_us", latency.as_micros().to_string())
-            .attr("started_at_ms", started.to_string())
-            .attr("failed", if failure.is_some() { "true" } else { "false" });
-        attrs = match (status, &failure) {
-            (Some(status), _) => attrs.attr("status", status.as_str()),
-            (None, None) => attrs.attr("status", "cancelled"),
-            (None, Some(_)) => attrs,
+            .attr("latency_us", latency)
+            .attr("started_at_ms", started)
+            .attr("failed", failure.is_some());
+        attrs = match outcome {
+            Outcome::Status(status) => attrs.attr("status", status.as_u16()),
+            Outcome::Cancelled => attrs.attr("status", "cancelled"),
+            Outcome::Error | Outcome::Panic => attrs,
         };
+        let failed = failure.is_some();
+        if let Some(message) = failure {
+            attrs = attrs.attr("last_error", message);
+        }
         let store = &self.shared.store;
         // Recording must never fail the request: a store error is dropped here.
         let _ = store.describe(&self.id, attrs);
-        if let Some(message) = failure {
+        if failed {
             let _ = store.count(&self.id, "errors", 1);
-            let _ = store.describe(&self.id, Attributes::new().attr("last_error", message));
         }
     }
 }
@@ -397,7 +416,10 @@ impl Pending {
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestId {
     type Rejection = (StatusCode, &'static str);
 
-    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
         parts.extensions.get::<RequestId>().cloned().ok_or((
             StatusCode::INTERNAL_SERVER_ERROR,
             "RequestId extractor used without ProvenanceLayer",

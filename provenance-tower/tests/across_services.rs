@@ -24,7 +24,11 @@ type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Emp
 async fn get_text(client: &HttpClient, uri: String, caller_aware: bool) -> (String, String) {
     let req = Request::get(uri).body(Empty::new()).unwrap();
     let res = if caller_aware {
-        PropagateProvenanceLayer::new().layer(client.clone()).oneshot(req).await.unwrap()
+        PropagateProvenanceLayer::new()
+            .layer(client.clone())
+            .oneshot(req)
+            .await
+            .unwrap()
     } else {
         client.clone().oneshot(req).await.unwrap()
     };
@@ -49,11 +53,13 @@ async fn service_a_calling_service_b_links_their_requests() {
         Router::new()
             .route(
                 "/orders",
-                get(|State((client, b)): State<(HttpClient, SocketAddr)>| async move {
-                    // Inside A's request: the client layer reads A's ID from the context.
-                    let (b_id, _) = get_text(&client, format!("http://{b}/stock"), true).await;
-                    b_id
-                }),
+                get(
+                    |State((client, b)): State<(HttpClient, SocketAddr)>| async move {
+                        // Inside A's request: the client layer reads A's ID from the context.
+                        let (b_id, _) = get_text(&client, format!("http://{b}/stock"), true).await;
+                        b_id
+                    },
+                ),
             )
             .with_state((client.clone(), b))
             .layer(ProvenanceLayer::new(store_a.clone())),
@@ -106,7 +112,11 @@ async fn handler_spans_are_during_their_request_over_tcp() {
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let mut ids = Vec::new();
     for _ in 0..3 {
-        ids.push(get_text(&client, format!("http://{addr}/orders"), false).await.0);
+        ids.push(
+            get_text(&client, format!("http://{addr}/orders"), false)
+                .await
+                .0,
+        );
     }
     let create = provenance::function_id(module_path!(), "create_order").unwrap();
     let save = provenance::function_id(module_path!(), "save").unwrap();

@@ -13,8 +13,20 @@ use tower::{Layer, ServiceExt, service_fn};
 
 fn routes() -> Router {
     Router::new()
-        .route("/teapot", get(|| async { (StatusCode::IM_A_TEAPOT, [("x-custom", "kept")], "short and stout") }))
-        .route("/boom", get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "database down") }))
+        .route(
+            "/teapot",
+            get(|| async {
+                (
+                    StatusCode::IM_A_TEAPOT,
+                    [("x-custom", "kept")],
+                    "short and stout",
+                )
+            }),
+        )
+        .route(
+            "/boom",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "database down") }),
+        )
         .route("/panic", get(panicking))
         .route(
             "/stream",
@@ -48,9 +60,16 @@ async fn panicking() -> &'static str {
 }
 
 async fn parts(app: Router, path: &str) -> (StatusCode, http::HeaderMap, Bytes) {
-    let res = app.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+    let res = app
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let (parts, body) = res.into_parts();
-    (parts.status, parts.headers, body.collect().await.unwrap().to_bytes())
+    (
+        parts.status,
+        parts.headers,
+        body.collect().await.unwrap().to_bytes(),
+    )
 }
 
 #[tokio::test]
@@ -65,9 +84,16 @@ async fn statuses_bodies_headers_and_streams_are_unchanged() {
         assert!(extra.remove("x-request-id").is_some());
         assert_eq!(bare.1, extra, "{path}: only x-request-id was added");
     }
-    let failed: Vec<_> = store.counted("errors").into_iter().map(|(id, _)| id).collect();
+    let failed: Vec<_> = store
+        .counted("errors")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     assert_eq!(failed.len(), 1, "only the 500 counts as failed: {failed:?}");
-    assert_eq!(store.lookup(failed[0].as_str()).unwrap().metadata["last_error"], "status 500");
+    assert_eq!(
+        store.lookup(failed[0].as_str()).unwrap().metadata["last_error"],
+        "status 500"
+    );
 }
 
 #[tokio::test]
@@ -113,7 +139,10 @@ async fn inner_errors_pass_through_untouched() {
     let err = svc.oneshot(Request::new(Body::empty())).await.unwrap_err();
     assert_eq!(err, MyError(7));
     let failed = store.counted("errors");
-    assert_eq!(store.lookup(failed[0].0.as_str()).unwrap().metadata["last_error"], "the inner service returned an error");
+    assert_eq!(
+        store.lookup(failed[0].0.as_str()).unwrap().metadata["last_error"],
+        "the inner service returned an error"
+    );
 }
 
 #[tokio::test]
@@ -137,8 +166,15 @@ async fn a_dropped_request_is_recorded_as_cancelled() {
         Ok::<Response<Body>, Infallible>(Response::new(Body::empty()))
     }));
     let fut = svc.oneshot(Request::new(Body::empty()));
-    assert!(tokio::time::timeout(std::time::Duration::from_millis(10), fut).await.is_err());
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(10), fut)
+            .await
+            .is_err()
+    );
     let req = store.counted("errors");
     assert!(req.is_empty(), "a client going away is not a failure");
-    assert_eq!(store.stats().artifacts.get(&provenance::Kind::Req), Some(&1));
+    assert_eq!(
+        store.stats().artifacts.get(&provenance::Kind::Req),
+        Some(&1)
+    );
 }

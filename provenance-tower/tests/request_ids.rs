@@ -19,14 +19,23 @@ fn app(store: &Store) -> Router {
 async fn send(app: Router, req: Request<Body>) -> (http::response::Parts, String) {
     let res = app.oneshot(req).await.unwrap();
     let (parts, body) = res.into_parts();
-    let bytes = http_body_util::BodyExt::collect(body).await.unwrap().to_bytes();
+    let bytes = http_body_util::BodyExt::collect(body)
+        .await
+        .unwrap()
+        .to_bytes();
     (parts, String::from_utf8(bytes.to_vec()).unwrap())
 }
 
 #[tokio::test]
 async fn a_fresh_id_is_made_echoed_extracted_and_recorded() {
     let store = Store::new();
-    let (parts, body) = send(app(&store), Request::get("/orders/7?page=2").body(Body::empty()).unwrap()).await;
+    let (parts, body) = send(
+        app(&store),
+        Request::get("/orders/7?page=2")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     let header = parts.headers["x-request-id"].to_str().unwrap();
     assert_eq!(body, header, "the handler saw the same ID as the client");
     assert_eq!(uuid::Uuid::parse_str(header).unwrap().get_version_num(), 7);
@@ -42,7 +51,10 @@ async fn a_fresh_id_is_made_echoed_extracted_and_recorded() {
 async fn a_valid_incoming_id_is_kept() {
     let store = Store::new();
     let incoming = "01J9ZQ4Y0K6T4W2XH3M5N7P8R1";
-    let req = Request::get("/orders/1").header("x-request-id", incoming).body(Body::empty()).unwrap();
+    let req = Request::get("/orders/1")
+        .header("x-request-id", incoming)
+        .body(Body::empty())
+        .unwrap();
     let (parts, body) = send(app(&store), req).await;
     assert_eq!(parts.headers["x-request-id"], incoming);
     assert_eq!(body, incoming);
@@ -54,18 +66,33 @@ async fn hostile_ids_are_replaced_counted_and_never_reflected_or_stored() {
     let store = Store::new();
     let layer = ProvenanceLayer::new(store.clone());
     let app = Router::new().route("/", get(echo)).layer(layer.clone());
-    let hostile = ["x", "<script>alert(1)</script>", "a b c d e f g h", "req:evil:id:1234", &"a".repeat(500)];
+    let hostile = [
+        "x",
+        "<script>alert(1)</script>",
+        "a b c d e f g h",
+        "req:evil:id:1234",
+        &"a".repeat(500),
+    ];
     for bad in hostile {
-        let req = Request::get("/").header("x-request-id", bad).body(Body::empty()).unwrap();
+        let req = Request::get("/")
+            .header("x-request-id", bad)
+            .body(Body::empty())
+            .unwrap();
         let (parts, body) = send(app.clone(), req).await;
         let echoed = parts.headers["x-request-id"].to_str().unwrap();
         assert_ne!(echoed, bad);
-        assert_eq!(body, echoed, "the handler sees the replacement, not the hostile value");
+        assert_eq!(
+            body, echoed,
+            "the handler sees the replacement, not the hostile value"
+        );
         assert!(RequestId::parse(echoed.as_bytes()).is_some());
     }
     assert_eq!(layer.rejected_ids(), hostile.len() as u64);
     let stats = store.stats();
-    assert_eq!(stats.artifacts[&provenance::Kind::Req], hostile.len() as u64);
+    assert_eq!(
+        stats.artifacts[&provenance::Kind::Req],
+        hostile.len() as u64
+    );
     assert!(store.lookup("req:x").is_none());
 }
 
@@ -73,12 +100,24 @@ async fn hostile_ids_are_replaced_counted_and_never_reflected_or_stored() {
 async fn a_custom_header_name_and_an_id_set_by_the_service_are_respected() {
     let store = Store::new();
     let app = Router::new()
-        .route("/own", get(|| async { ([("x-trace", "set-by-handler-123")], "ok") }))
+        .route(
+            "/own",
+            get(|| async { ([("x-trace", "set-by-handler-123")], "ok") }),
+        )
         .route("/", get(echo))
-        .layer(ProvenanceLayer::new(store.clone()).with_header_name(http::HeaderName::from_static("x-trace")));
-    let req = Request::get("/").header("x-trace", "client-trace-0001").body(Body::empty()).unwrap();
+        .layer(
+            ProvenanceLayer::new(store.clone())
+                .with_header_name(http::HeaderName::from_static("x-trace")),
+        );
+    let req = Request::get("/")
+        .header("x-trace", "client-trace-0001")
+        .body(Body::empty())
+        .unwrap();
     let (parts, body) = send(app.clone(), req).await;
-    assert_eq!((parts.headers["x-trace"].to_str().unwrap(), body.as_str()), ("client-trace-0001", "client-trace-0001"));
+    assert_eq!(
+        (parts.headers["x-trace"].to_str().unwrap(), body.as_str()),
+        ("client-trace-0001", "client-trace-0001")
+    );
     // The handler set the header itself: it is not overwritten.
     let (parts, _) = send(app, Request::get("/own").body(Body::empty()).unwrap()).await;
     assert_eq!(parts.headers["x-trace"], "set-by-handler-123");
@@ -106,11 +145,28 @@ async fn tower_http_request_id_is_reused() {
 async fn traceparent_lines_up_with_existing_traces() {
     let store = Store::new();
     let app = Router::new()
-        .route("/", get(|| async { provenance::get_context().get("trace_id").unwrap_or("none").to_owned() }))
+        .route(
+            "/",
+            get(|| async {
+                provenance::get_context()
+                    .get("trace_id")
+                    .unwrap_or("none")
+                    .to_owned()
+            }),
+        )
         .layer(ProvenanceLayer::new(store));
     let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    let req = Request::get("/").header("traceparent", tp).body(Body::empty()).unwrap();
-    assert_eq!(send(app.clone(), req).await.1, "4bf92f3577b34da6a3ce929d0e0e4736");
-    let req = Request::get("/").header("traceparent", "00-zz-bad").body(Body::empty()).unwrap();
+    let req = Request::get("/")
+        .header("traceparent", tp)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        send(app.clone(), req).await.1,
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    let req = Request::get("/")
+        .header("traceparent", "00-zz-bad")
+        .body(Body::empty())
+        .unwrap();
     assert_eq!(send(app, req).await.1, "none");
 }

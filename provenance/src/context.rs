@@ -42,6 +42,7 @@
 //! # }
 //! ```
 
+use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -58,7 +59,8 @@ pub const JOB_ID: &str = "job_id";
 /// A provenance context: string keys to string values, ordered by key.
 #[derive(Clone, Default)]
 pub struct Context {
-    entries: BTreeMap<String, String>,
+    // Keys are nearly always literals and values often are: no allocation for those.
+    entries: BTreeMap<Cow<'static, str>, Cow<'static, str>>,
     /// The parsed request or job ID, worked out once: every span and query asks for it.
     activity: OnceCell<Option<ArtifactId>>,
 }
@@ -88,16 +90,25 @@ impl Context {
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.get(key).map(String::as_str)
+        self.entries.get(key).map(|v| &**v)
     }
 
     /// Sets `key`, replacing an earlier value.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        let key = key.into();
+        self.insert_cow(Cow::Owned(key.into()), Cow::Owned(value.into()));
+    }
+
+    /// [`Context::insert`] for a literal key and a value that may be one too: no allocation
+    /// for what is `'static`. For per-request code.
+    pub fn insert_static(&mut self, key: &'static str, value: impl Into<Cow<'static, str>>) {
+        self.insert_cow(Cow::Borrowed(key), value.into());
+    }
+
+    fn insert_cow(&mut self, key: Cow<'static, str>, value: Cow<'static, str>) {
         if key == REQUEST_ID || key == JOB_ID {
             self.activity = OnceCell::new();
         }
-        self.entries.insert(key, value.into());
+        self.entries.insert(key, value);
     }
 
     /// Adds every pair; a key given again takes the new value, other keys are kept.
@@ -113,7 +124,7 @@ impl Context {
 
     /// The pairs, ordered by key.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.entries.iter().map(|(k, v)| (&**k, &**v))
     }
 
     /// How many keys are set.
@@ -144,9 +155,22 @@ impl Context {
             .clone()
     }
 
+    /// Sets [`REQUEST_ID`] to an ID the caller already holds, sparing [`Context::activity`]
+    /// the parse.
+    pub fn set_request_id(&mut self, id: &ArtifactId) {
+        self.insert_cow(
+            Cow::Borrowed(REQUEST_ID),
+            Cow::Owned(id.as_str().to_owned()),
+        );
+        self.activity = OnceCell::from(Some(id.clone()));
+    }
+
     /// The map of keys to values.
     pub fn into_map(self) -> BTreeMap<String, String> {
         self.entries
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
     }
 }
 

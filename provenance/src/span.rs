@@ -246,7 +246,7 @@ impl SpanLayer {
             let _ = self.store.count(id, "errors", 1);
             let _ = self
                 .store
-                .describe(id, Attributes::new().attr("last_error", message));
+                .describe(id, Attributes::new().attr("last_error", message.to_owned()));
         }
     }
 }
@@ -603,7 +603,7 @@ pub async fn run_job<F: Future>(queue: &str, id: impl fmt::Display, future: F) -
     let id = id.to_string();
     let mut ctx = context::get_context();
     if let Ok(job) = job_id(queue, &id) {
-        ctx.insert(context::JOB_ID, job.as_str());
+        ctx.insert(context::JOB_ID, job.to_string());
     }
     let span = tracing::info_span!(target: "provenance::job", "job", job.queue = queue, job.id = id.as_str());
     context::scope(ctx, future.instrument(span)).await

@@ -27,6 +27,7 @@
 //! recognised as stale and skipped by every query; neighbours drop such edges in batches once
 //! they make up half of their event edges, so memory stays proportional to what is retained.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -185,7 +186,66 @@ pub struct Artifact {
 pub struct Attributes {
     layer: Option<ArchLayer>,
     source_file: Option<String>,
-    attrs: Vec<(String, String)>,
+    attrs: SmallVec<[(Cow<'static, str>, Value); 6]>,
+}
+
+/// An attribute value. Static strings and numbers are kept without an allocation, which
+/// matters on the per-request path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Value {
+    /// Text.
+    Str(Cow<'static, str>),
+    /// A number.
+    U64(u64),
+    /// A flag.
+    Bool(bool),
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Str(s) => f.write_str(s),
+            Value::U64(n) => write!(f, "{n}"),
+            Value::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+impl From<&'static str> for Value {
+    fn from(s: &'static str) -> Self {
+        Value::Str(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Str(Cow::Owned(s))
+    }
+}
+
+impl From<Cow<'static, str>> for Value {
+    fn from(s: Cow<'static, str>) -> Self {
+        Value::Str(s)
+    }
+}
+
+impl From<u64> for Value {
+    fn from(n: u64) -> Self {
+        Value::U64(n)
+    }
+}
+
+impl From<u16> for Value {
+    fn from(n: u16) -> Self {
+        Value::U64(n.into())
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
 }
 
 impl Attributes {
@@ -207,7 +267,7 @@ impl Attributes {
     }
 
     /// Sets one attribute; a key given again replaces the value.
-    pub fn attr(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn attr(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
         self.attrs.push((key.into(), value.into()));
         self
     }
@@ -664,11 +724,21 @@ impl Store {
                     meta.source_file = Some(truncate(file).into_boxed_str());
                 }
                 for (k, v) in attrs.attrs {
-                    let v = truncate(v).into_boxed_str();
-                    if let Some(slot) = meta.attrs.get_mut(k.as_str()) {
-                        *slot = v;
+                    let v = match v {
+                        Value::Str(Cow::Owned(s)) => Value::Str(Cow::Owned(truncate(s))),
+                        Value::Str(Cow::Borrowed(s)) if s.len() > MAX_ATTRIBUTE_LEN => {
+                            Value::Str(Cow::Owned(truncate(s.to_owned())))
+                        }
+                        v => v,
+                    };
+                    if let Some(slot) = meta.attrs.iter_mut().find(|(key, _)| *key == k) {
+                        slot.1 = v;
                     } else if meta.attrs.len() + meta.counters.len() < MAX_ATTRIBUTES {
-                        meta.attrs.insert(truncate(k).into_boxed_str(), v);
+                        let k = match k {
+                            Cow::Owned(k) => Cow::Owned(truncate(k)),
+                            k => k,
+                        };
+                        meta.attrs.push((k, v));
                     }
                 }
             }),
@@ -1136,7 +1206,8 @@ struct Node {
 struct Meta {
     layer: Option<ArchLayer>,
     source_file: Option<Box<str>>,
-    attrs: BTreeMap<Box<str>, Box<str>>,
+    /// A short list: a handful of keys per artifact, so a scan beats a map's allocations.
+    attrs: Vec<(Cow<'static, str>, Value)>,
     counters: BTreeMap<Box<str>, u64>,
 }
 
@@ -1171,6 +1242,8 @@ struct Shard {
     events: VecDeque<u32>,
     /// Modules, for `module_graph` without a scan. Structural artifacts are never evicted.
     modules: Vec<u32>,
+    /// Layer, source file, attributes and counters, for the few artifacts that have any
+    /// (kept beside the slab so that a plain record costs no space for them).
     meta: HashMap<u32, Meta>,
     /// Per artifact: evicted neighbours whose edges it still holds, dropped in batches.
     dead: HashMap<u32, Vec<NodeRef>>,
