@@ -723,23 +723,43 @@ impl Store {
                 if let Some(file) = attrs.source_file {
                     meta.source_file = Some(truncate(file).into_boxed_str());
                 }
-                for (k, v) in attrs.attrs {
-                    let v = match v {
-                        Value::Str(Cow::Owned(s)) => Value::Str(Cow::Owned(truncate(s))),
-                        Value::Str(Cow::Borrowed(s)) if s.len() > MAX_ATTRIBUTE_LEN => {
-                            Value::Str(Cow::Owned(truncate(s.to_owned())))
-                        }
-                        v => v,
-                    };
-                    if let Some(slot) = meta.attrs.iter_mut().find(|(key, _)| *key == k) {
-                        slot.1 = v;
-                    } else if meta.attrs.len() + meta.counters.len() < MAX_ATTRIBUTES {
-                        let k = match k {
-                            Cow::Owned(k) => Cow::Owned(truncate(k)),
-                            k => k,
-                        };
-                        meta.attrs.push((k, v));
+                if attrs.attrs.is_empty() {
+                    return;
+                }
+                let fresh =
+                    meta.attrs.is_empty()
+                        && attrs.attrs.len() + meta.counters.len() <= MAX_ATTRIBUTES
+                        && attrs.attrs.iter().enumerate().all(|(i, (k, _))| {
+                            attrs.attrs[..i].iter().all(|(other, _)| other != k)
+                        });
+                if fresh {
+                    // The common case (a new request): one allocation, no decoding.
+                    let size: usize = attrs
+                        .attrs
+                        .iter()
+                        .map(|(k, v)| {
+                            k.len() + 2 + if let Value::Str(s) = v { s.len() } else { 20 }
+                        })
+                        .sum();
+                    meta.attrs.reserve_exact(size);
+                    for (k, v) in &attrs.attrs {
+                        encode_attr(&mut meta.attrs, k, v);
                     }
+                    return;
+                }
+                let mut all: Vec<(String, String)> = decode_attrs(&meta.attrs)
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
+                for (k, v) in attrs.attrs {
+                    if let Some(slot) = all.iter_mut().find(|(key, _)| **key == *k) {
+                        slot.1 = v.to_string();
+                    } else if all.len() + meta.counters.len() < MAX_ATTRIBUTES {
+                        all.push((k.into_owned(), v.to_string()));
+                    }
+                }
+                meta.attrs.clear();
+                for (k, v) in all {
+                    encode_attr(&mut meta.attrs, &k, &Value::Str(Cow::Owned(v)));
                 }
             }),
         )
@@ -765,7 +785,7 @@ impl Store {
             Some(|meta: &mut Meta| {
                 if let Some(n) = meta.counters.get_mut(name) {
                     *n = n.saturating_add(by);
-                } else if meta.attrs.len() + meta.counters.len() < MAX_ATTRIBUTES {
+                } else if decode_attrs(&meta.attrs).count() + meta.counters.len() < MAX_ATTRIBUTES {
                     meta.counters
                         .insert(truncate(name.to_owned()).into_boxed_str(), by);
                 }
@@ -824,9 +844,8 @@ impl Store {
             source_file: meta.and_then(|m| m.source_file.as_deref().map(str::to_owned)),
             metadata: meta
                 .map(|m| {
-                    m.attrs
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                    decode_attrs(&m.attrs)
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -1073,6 +1092,45 @@ fn as_module_id(module: &str) -> Result<ArtifactId, Error> {
     }
 }
 
+const ATTR_KEY_END: char = '\u{1f}';
+const ATTR_END: char = '\u{1e}';
+
+/// Appends `s`, cut to `max` bytes, with the two separators replaced.
+fn push_sanitized(out: &mut String, s: &str, max: usize) {
+    let mut cut = s.len().min(max);
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    for ch in s[..cut].chars() {
+        out.push(if ch == ATTR_KEY_END || ch == ATTR_END {
+            '\u{FFFD}'
+        } else {
+            ch
+        });
+    }
+}
+
+/// Appends one attribute to an encoded list.
+fn encode_attr(out: &mut String, key: &str, value: &Value) {
+    use std::fmt::Write as _;
+    push_sanitized(out, key, MAX_ATTRIBUTE_LEN);
+    out.push(ATTR_KEY_END);
+    match value {
+        Value::Str(s) => push_sanitized(out, s, MAX_ATTRIBUTE_LEN),
+        Value::U64(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+    }
+    out.push(ATTR_END);
+}
+
+/// The attributes of an encoded list, in order; a key given twice counts as its last value.
+fn decode_attrs(s: &str) -> impl Iterator<Item = (&str, &str)> {
+    s.split_terminator(ATTR_END)
+        .map(|entry| entry.split_once(ATTR_KEY_END).unwrap_or((entry, "")))
+}
+
 fn truncate(mut s: String) -> String {
     if s.len() > MAX_ATTRIBUTE_LEN {
         let mut cut = MAX_ATTRIBUTE_LEN;
@@ -1207,7 +1265,9 @@ struct Meta {
     layer: Option<ArchLayer>,
     source_file: Option<Box<str>>,
     /// A short list: a handful of keys per artifact, so a scan beats a map's allocations.
-    attrs: Vec<(Cow<'static, str>, Value)>,
+    /// `key US value RS` repeated (ASCII unit and record separators): one small allocation
+    /// per artifact however many attributes it has; see `encode_attr`.
+    attrs: String,
     counters: BTreeMap<Box<str>, u64>,
 }
 
