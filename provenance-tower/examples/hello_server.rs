@@ -17,7 +17,9 @@ async fn main() {
     if mode == "layer" {
         app = app.layer(ProvenanceLayer::new(store.clone()));
     }
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
     println!("{mode} server on http://{}", listener.local_addr().unwrap());
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

@@ -866,12 +866,24 @@ impl Store {
     /// The direct neighbours of `id` in both directions, each once, sorted by ID: the seed's
     /// `related`. An artifact is not its own neighbour. Empty for an unknown or invalid ID.
     pub fn related(&self, id: &str) -> Vec<ArtifactId> {
-        let mut ids: Vec<ArtifactId> = self.neighbors(id).into_iter().map(|n| n.id).collect();
+        let Some((me, entries)) = self.adjacency_of_id(id) else {
+            return Vec::new();
+        };
+        // Deduplicate by reference before resolving: one ID per neighbour, however many
+        // relations link the two.
+        let mut refs: Vec<NodeRef> = entries
+            .iter()
+            .map(|&e| unpack_ref(e))
+            .filter(|&r| r != me)
+            .collect();
+        refs.sort_unstable();
+        refs.dedup();
+        let mut ids: Vec<ArtifactId> = self
+            .resolve(refs.into_iter())
+            .into_iter()
+            .flatten()
+            .collect();
         ids.sort_unstable();
-        ids.dedup();
-        if let Ok(pos) = ids.binary_search_by(|x| x.as_str().cmp(id)) {
-            ids.remove(pos);
-        }
         ids
     }
 
