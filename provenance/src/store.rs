@@ -536,7 +536,7 @@ impl Store {
     pub fn record(&self, artifact: &str, origin: &str) -> Result<(), Error> {
         // Validate only: the store keeps its own copy, so no ArtifactId is built.
         let artifact_kind = id::validate(artifact)?;
-        let origin_kind = id::validate(origin)?;
+        let origin_kind = validate_origin(origin)?;
         self.relate_raw(
             origin,
             origin_kind,
@@ -1094,6 +1094,37 @@ impl Store {
             }
         }
     }
+}
+
+/// [`id::validate`] with a one-entry cache per thread: `record` is mostly called again and
+/// again with the same origin (the function that writes), and a comparison is cheaper than
+/// checking the grammar.
+fn validate_origin(origin: &str) -> Result<Kind, Error> {
+    use std::cell::RefCell;
+    thread_local! {
+        static LAST: RefCell<(String, Option<Kind>)> = const { RefCell::new((String::new(), None)) };
+    }
+    let cached = LAST
+        .try_with(|last| match last.try_borrow() {
+            Ok(last) if last.0 == origin => last.1,
+            _ => None,
+        })
+        .ok()
+        .flatten();
+    if let Some(kind) = cached {
+        return Ok(kind);
+    }
+    let kind = id::validate(origin)?;
+    if origin.len() <= 256 {
+        let _ = LAST.try_with(|last| {
+            if let Ok(mut last) = last.try_borrow_mut() {
+                last.0.clear();
+                last.0.push_str(origin);
+                last.1 = Some(kind);
+            }
+        });
+    }
+    Ok(kind)
 }
 
 fn as_module_id(module: &str) -> Result<ArtifactId, Error> {
