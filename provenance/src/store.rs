@@ -537,13 +537,13 @@ impl Store {
         // Validate only: the store keeps its own copy, so no ArtifactId is built.
         let artifact_kind = id::validate(artifact)?;
         let origin_kind = validate_origin(origin)?;
-        self.relate_raw(
-            origin,
-            origin_kind,
-            Relation::Produced,
-            artifact,
-            artifact_kind,
-        )
+        self.relate_raw(Link {
+            from: origin,
+            from_kind: origin_kind,
+            relation: Relation::Produced,
+            to: artifact,
+            to_kind: artifact_kind,
+        })
     }
 
     /// Records a typed edge `from → to`, creating either artifact if it is new. The one call
@@ -554,45 +554,38 @@ impl Store {
         relation: Relation,
         to: &ArtifactId,
     ) -> Result<(), Error> {
-        self.relate_raw(from.as_str(), from.kind(), relation, to.as_str(), to.kind())
+        self.relate_raw(Link {
+            from: from.as_str(),
+            from_kind: from.kind(),
+            relation,
+            to: to.as_str(),
+            to_kind: to.kind(),
+        })
     }
 
     /// [`Store::relate`] on validated IDs and their kinds.
-    fn relate_raw(
-        &self,
-        from: &str,
-        from_kind: Kind,
-        relation: Relation,
-        to: &str,
-        to_kind: Kind,
-    ) -> Result<(), Error> {
+    fn relate_raw(&self, link: Link<'_>) -> Result<(), Error> {
         let mut evicted = EvictedList::new();
         let mut owed = 0;
         // Whatever happens, what was evicted is settled (counted out, neighbours told).
-        let result = self.link(
+        let result = self.link(link, &mut owed, &mut evicted);
+        self.settle(owed, evicted);
+        result
+    }
+
+    fn link(
+        &self,
+        link: Link<'_>,
+        owed: &mut usize,
+        evicted: &mut EvictedList,
+    ) -> Result<(), Error> {
+        let Link {
             from,
             from_kind,
             relation,
             to,
             to_kind,
-            &mut owed,
-            &mut evicted,
-        );
-        self.settle(owed, evicted);
-        result
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn link(
-        &self,
-        from: &str,
-        from_kind: Kind,
-        relation: Relation,
-        to: &str,
-        to_kind: Kind,
-        owed: &mut usize,
-        evicted: &mut EvictedList,
-    ) -> Result<(), Error> {
+        } = link;
         let now = now_millis();
         let h = &self.inner.hasher;
         let hf = self.hash(from);
@@ -1094,6 +1087,16 @@ impl Store {
             }
         }
     }
+}
+
+/// An edge to record, between validated IDs.
+#[derive(Clone, Copy)]
+struct Link<'a> {
+    from: &'a str,
+    from_kind: Kind,
+    relation: Relation,
+    to: &'a str,
+    to_kind: Kind,
 }
 
 /// [`id::validate`] with a one-entry cache per thread: `record` is mostly called again and
