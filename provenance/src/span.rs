@@ -119,7 +119,11 @@ pub struct SpanLayer {
     job_id_field: String,
     default_queue: String,
     callsites: RwLock<HashMap<usize, &'static Callsite>>,
+    /// Tells this layer's entries in the per-thread callsite cache from other layers'.
+    id: u64,
 }
+
+static NEXT_LAYER_ID: AtomicU64 = AtomicU64::new(1);
 
 impl SpanLayer {
     /// A layer recording into `store`, with the default filter and job fields.
@@ -132,6 +136,7 @@ impl SpanLayer {
             job_id_field: "job.id".to_owned(),
             default_queue: "default".to_owned(),
             callsites: RwLock::new(HashMap::new()),
+            id: NEXT_LAYER_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -175,7 +180,39 @@ impl SpanLayer {
 
     /// What this layer knows about a callsite, worked out once per callsite.
     fn callsite(&self, meta: &'static Metadata<'static>) -> &'static Callsite {
+        type Cache = [(u64, usize, Option<&'static Callsite>); 64];
+        thread_local! {
+            // Direct-mapped, per thread: a span's callsite is found without touching the
+            // shared map's lock, which every thread would otherwise bounce between cores.
+            static CACHE: std::cell::RefCell<Cache> = const { std::cell::RefCell::new([(0, 0, None); 64]) };
+        }
         let key = meta as *const Metadata<'static> as usize;
+        let slot = (key >> 4) % 64;
+        let hit = CACHE
+            .try_with(|c| {
+                let c = c.try_borrow().ok()?;
+                let (layer, k, site) = c[slot];
+                if layer == self.id && k == key {
+                    site
+                } else {
+                    None
+                }
+            })
+            .ok()
+            .flatten();
+        if let Some(site) = hit {
+            return site;
+        }
+        let site = self.shared_callsite(meta, key);
+        let _ = CACHE.try_with(|c| {
+            if let Ok(mut c) = c.try_borrow_mut() {
+                c[slot] = (self.id, key, Some(site));
+            }
+        });
+        site
+    }
+
+    fn shared_callsite(&self, meta: &'static Metadata<'static>, key: usize) -> &'static Callsite {
         if let Some(c) = self.callsites.read().get(&key) {
             return c;
         }
