@@ -103,12 +103,14 @@ impl Store {
 
 fn walk(store: &Store, id: &str, max_depth: usize, forward: bool) -> Option<Lineage> {
     let (root, adjacency) = store.adjacency_of_id(id)?;
-    let mut depth_of: HashMap<NodeRef, usize> = HashMap::new();
-    depth_of.insert(root, 0);
+    // Per node: its depth (first reached) and whether every path found so far went through
+    // an event (see the module docs).
+    let mut depth_of: HashMap<NodeRef, (usize, bool)> = HashMap::new();
     let mut seen = vec![root];
     let mut edges: Vec<(NodeRef, Relation, NodeRef)> = Vec::new();
     // Whether the path to a node passed through an event (see the module docs).
     let root_is_event = store.is_event(root);
+    depth_of.insert(root, (0, root_is_event));
     let mut frontier = vec![(root, root_is_event, adjacency)];
     for depth in 1..=max_depth {
         let mut next = Vec::new();
@@ -135,10 +137,21 @@ fn walk(store: &Store, id: &str, max_depth: usize, forward: bool) -> Option<Line
                     continue;
                 }
                 edges.push((from, relation, to));
-                if let std::collections::hash_map::Entry::Vacant(v) = depth_of.entry(other) {
-                    v.insert(depth);
-                    seen.push(other);
-                    next.push((other, via_event || other_is_event));
+                let via = via_event || other_is_event;
+                match depth_of.entry(other) {
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert((depth, via));
+                        seen.push(other);
+                        next.push((other, via));
+                    }
+                    // Reached again without an event on the way: it is not a leaf after all,
+                    // whichever path the adjacency order happened to find first. Walk it
+                    // again (once: the flag only goes from true to false); edges are deduped.
+                    std::collections::hash_map::Entry::Occupied(mut o) if o.get().1 && !via => {
+                        o.get_mut().1 = false;
+                        next.push((other, false));
+                    }
+                    std::collections::hash_map::Entry::Occupied(_) => {}
                 }
             }
         }
@@ -161,7 +174,7 @@ fn walk(store: &Store, id: &str, max_depth: usize, forward: bool) -> Option<Line
     let mut nodes: Vec<LineageNode> = ids
         .iter()
         .map(|(r, id)| LineageNode {
-            depth: depth_of[r],
+            depth: depth_of[r].0,
             id: id.clone(),
         })
         .collect();

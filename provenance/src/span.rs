@@ -67,6 +67,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use hashbrown::HashMap;
 use parking_lot::RwLock;
+use smallvec::SmallVec;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Metadata, Subscriber, span};
 use tracing_subscriber::layer::Context;
@@ -267,7 +268,8 @@ impl SpanLayer {
         let Some(function) = &site.function else {
             return;
         };
-        let before = site.flushed.swap(calls, Ordering::Relaxed);
+        // fetch_max: a slower thread with a smaller count must not move it back.
+        let before = site.flushed.fetch_max(calls, Ordering::Relaxed);
         if calls > before {
             let _ = self.store.count(function, "calls", calls - before);
         }
@@ -315,7 +317,22 @@ struct Callsite {
     last_caller: AtomicUsize,
 }
 
-/// What a counted span carries in its extensions.
+/// What a counted span carries in its extensions, per layer: two `SpanLayer`s on one
+/// subscriber (with different filters or stores) each keep their own.
+#[derive(Default)]
+struct SpanDatas(SmallVec<[(u64, SpanData); 1]>);
+
+impl SpanDatas {
+    fn get(&self, layer: u64) -> Option<&SpanData> {
+        self.0.iter().find(|(id, _)| *id == layer).map(|(_, d)| d)
+    }
+
+    /// Any layer's data, for [`current`], which does not know the layers.
+    fn any(&self) -> Option<&SpanData> {
+        self.0.first().map(|(_, d)| d)
+    }
+}
+
 struct SpanData {
     site: &'static Callsite,
     /// The `req:`/`job:` the span runs in.
@@ -343,25 +360,35 @@ where
         // The nearest enclosing span that this layer counted.
         let mut parent: Option<(&'static Callsite, Option<ArtifactId>)> = None;
         for ancestor in span.scope().skip(1) {
-            if let Some(data) = ancestor.extensions().get::<SpanData>() {
+            if let Some(data) = ancestor
+                .extensions()
+                .get::<SpanDatas>()
+                .and_then(|d| d.get(self.id))
+            {
                 parent = Some((data.site, data.activity.clone()));
                 break;
             }
         }
         let job = fields.job_id(self);
         // The request or job around this span: the enclosing counted span's, else the context's.
-        let outer = match &parent {
-            Some((_, activity)) => activity.clone(),
-            None => with_context(ProvenanceContext::activity),
-        };
+        let outer = parent
+            .as_ref()
+            .and_then(|(_, activity)| activity.clone())
+            .or_else(|| with_context(ProvenanceContext::activity));
         let activity = job.clone().or_else(|| outer.clone());
         {
             let mut extensions = span.extensions_mut();
-            if extensions.get_mut::<SpanData>().is_none() {
-                extensions.insert(SpanData {
-                    site,
-                    activity: activity.clone(),
-                });
+            let data = SpanData {
+                site,
+                activity: activity.clone(),
+            };
+            match extensions.get_mut::<SpanDatas>() {
+                Some(datas) => {
+                    if datas.get(self.id).is_none() {
+                        datas.0.push((self.id, data));
+                    }
+                }
+                None => extensions.insert(SpanDatas(smallvec::smallvec![(self.id, data)])),
             }
         }
         drop(span);
@@ -424,7 +451,11 @@ where
         let mut activity = None;
         if let Some(span) = ctx.event_span(event) {
             for s in span.scope() {
-                if let Some(data) = s.extensions().get::<SpanData>() {
+                if let Some(data) = s
+                    .extensions()
+                    .get::<SpanDatas>()
+                    .and_then(|d| d.get(self.id))
+                {
                     function = data.site.function.clone();
                     activity = data.activity.clone();
                     break;
@@ -602,7 +633,7 @@ pub fn current() -> Current {
             return;
         };
         for s in span.scope() {
-            if let Some(data) = s.extensions().get::<SpanData>() {
+            if let Some(data) = s.extensions().get::<SpanDatas>().and_then(|d| d.any()) {
                 now.function = data.site.function.clone();
                 now.activity = data.activity.clone();
                 break;

@@ -446,8 +446,6 @@ struct Inner {
     /// Event artifacts held. One counter for the store, touched only when an event is created
     /// or evicted, not on every record.
     events: AtomicUsize,
-    /// Where [`Store::evict_elsewhere`] starts looking, so that no shard is always picked.
-    cursor: AtomicUsize,
 }
 
 // One shard per cache-line pair, so that two threads locking neighbouring shards do not
@@ -493,7 +491,6 @@ impl Store {
                 hasher: DefaultHashBuilder::default(),
                 config,
                 events: AtomicUsize::new(0),
-                cursor: AtomicUsize::new(0),
             }),
         }
     }
@@ -565,20 +562,14 @@ impl Store {
 
     /// [`Store::relate`] on validated IDs and their kinds.
     fn relate_raw(&self, link: Link<'_>) -> Result<(), Error> {
-        let mut evicted = EvictedList::new();
-        let mut owed = 0;
+        let mut due = Settlement::default();
         // Whatever happens, what was evicted is settled (counted out, neighbours told).
-        let result = self.link(link, &mut owed, &mut evicted);
-        self.settle(owed, evicted);
+        let result = self.link(link, &mut due);
+        self.settle(due);
         result
     }
 
-    fn link(
-        &self,
-        link: Link<'_>,
-        owed: &mut usize,
-        evicted: &mut EvictedList,
-    ) -> Result<(), Error> {
+    fn link(&self, link: Link<'_>, due: &mut Settlement) -> Result<(), Error> {
         let Link {
             from,
             from_kind,
@@ -586,7 +577,7 @@ impl Store {
             to,
             to_kind,
         } = link;
-        let now = now_millis();
+        let now = now_nanos();
         let h = &self.inner.hasher;
         let hf = self.hash(from);
         let sf = self.shard_of(hf);
@@ -599,8 +590,11 @@ impl Store {
                 shard.push_edge(i, e, structural);
                 shard.edges += 1;
             }
-            let due = self.admit(usize::from(new));
-            *owed += due - shard.evict_oldest(h, sf, due, 1, evicted);
+            if new {
+                due.protect.push(shard.node_ref(sf, i));
+            }
+            let n = self.admit(usize::from(new));
+            due.owed += n - shard.evict_oldest(h, sf, n, 1, &mut due.evicted);
             return Ok(());
         }
         let ht = self.hash(to);
@@ -613,9 +607,13 @@ impl Store {
         if sf != st {
             let mut shard = self.lock(st);
             let (ib, new_b) = shard.get_or_insert(ht, to, to_kind, now, st)?;
-            early = Some(shard.node_ref(st, ib));
-            let due = self.admit(usize::from(new_b));
-            *owed += due - shard.evict_oldest(h, st, due, 1, evicted);
+            let rb = shard.node_ref(st, ib);
+            early = Some(rb);
+            if new_b {
+                due.protect.push(rb);
+            }
+            let n = self.admit(usize::from(new_b));
+            due.owed += n - shard.evict_oldest(h, st, n, 1, &mut due.evicted);
         }
 
         let mut pair = self.lock_pair(sf, st);
@@ -627,6 +625,12 @@ impl Store {
             None => pair.b().get_or_insert(ht, to, to_kind, now, st)?,
         };
         let rb = pair.b().node_ref(st, ib);
+        if new_a {
+            due.protect.push(ra);
+        }
+        if new_b {
+            due.protect.push(rb);
+        }
         let (from_struct, to_struct) = (!from_kind.is_event(), !to_kind.is_event());
         let out = pack(relation, DIR_OUT, rb);
         let inc = pack(relation, DIR_IN, ra);
@@ -643,16 +647,18 @@ impl Store {
             pair.b().push_edge(ib, inc, from_struct);
             pair.a().edges += 1;
         }
-        let due = self.admit(usize::from(new_a) + usize::from(new_b));
+        let n = self.admit(usize::from(new_a) + usize::from(new_b));
         // Each shard that received a new event gives up its own oldest, so that the shard of
         // a hot structural origin is not drained for everyone else's records.
         if sf == st {
-            *owed += due - pair.a().evict_oldest(h, sf, due, 1, evicted);
+            due.owed += n - pair.a().evict_oldest(h, sf, n, 1, &mut due.evicted);
         } else {
-            let from_a = due.min(usize::from(new_a));
-            let done_a = pair.a().evict_oldest(h, sf, from_a, 1, evicted);
-            let done_b = pair.b().evict_oldest(h, st, due - from_a, 1, evicted);
-            *owed += due - done_a - done_b;
+            let from_a = n.min(usize::from(new_a));
+            let done_a = pair.a().evict_oldest(h, sf, from_a, 1, &mut due.evicted);
+            let done_b = pair
+                .b()
+                .evict_oldest(h, st, n - from_a, 1, &mut due.evicted);
+            due.owed += n - done_a - done_b;
         }
         Ok(())
     }
@@ -664,14 +670,20 @@ impl Store {
         }
         let capacity = self.inner.config.event_capacity;
         let before = self.inner.events.fetch_add(new, Ordering::Relaxed);
-        (before + new).saturating_sub(capacity.max(before)).min(new)
+        // Over capacity already (an earlier call could not evict enough): catch up by one.
+        (before + new).saturating_sub(capacity).min(new + 1)
     }
 
     /// After the locks are released: evicts what the receiving shards could not, and tells
     /// the neighbours of everything evicted.
-    fn settle(&self, owed: usize, mut evicted: EvictedList) {
+    fn settle(&self, due: Settlement) {
+        let Settlement {
+            owed,
+            mut evicted,
+            protect,
+        } = due;
         if owed > 0 {
-            self.evict_elsewhere(owed, &mut evicted);
+            self.evict_elsewhere(owed, &protect, &mut evicted);
         }
         if !evicted.is_empty() {
             self.inner
@@ -681,18 +693,34 @@ impl Store {
         }
     }
 
-    /// Evicts `owed` events from whichever shards hold some, starting at a rotating shard.
-    /// Needed only when a shard that received a new event had no older one to give up.
-    fn evict_elsewhere(&self, mut owed: usize, evicted: &mut EvictedList) {
-        let n = self.inner.shards.len();
-        let start = self.inner.cursor.fetch_add(1, Ordering::Relaxed);
-        for k in 0..n {
+    /// Evicts `owed` events, each time the oldest at the front of any shard, never one of
+    /// `protect` (what this call just created). Needed only when a shard that received a new
+    /// event had no older one to give up, which is common only when the capacity is small next
+    /// to the number of shards; it looks at every shard's oldest event, one lock at a time.
+    fn evict_elsewhere(&self, mut owed: usize, protect: &[NodeRef], evicted: &mut EvictedList) {
+        let h = &self.inner.hasher;
+        // Bounded: a candidate can only be lost to a concurrent eviction a few times.
+        for _ in 0..owed * 4 + 4 {
             if owed == 0 {
                 break;
             }
-            let s = (start + k) % n;
+            let mut oldest: Option<(u64, usize, NodeRef)> = None;
+            for s in 0..self.inner.shards.len() {
+                let shard = self.lock(s);
+                let Some(&i) = shard.events.front() else {
+                    continue;
+                };
+                let r = shard.node_ref(s, i);
+                let first_seen = shard.nodes[i as usize].first_seen;
+                if !protect.contains(&r) && oldest.is_none_or(|(t, _, _)| first_seen < t) {
+                    oldest = Some((first_seen, s, r));
+                }
+            }
+            let Some((_, s, r)) = oldest else { break };
             let mut shard = self.lock(s);
-            owed -= shard.evict_oldest(&self.inner.hasher, s, owed, 0, evicted);
+            if shard.events.front().map(|&i| shard.node_ref(s, i)) == Some(r) {
+                owed -= shard.evict_oldest(h, s, 1, 0, evicted);
+            }
         }
     }
 
@@ -719,23 +747,28 @@ impl Store {
                 if attrs.attrs.is_empty() {
                     return;
                 }
-                let fresh =
-                    meta.attrs.is_empty()
-                        && attrs.attrs.len() + meta.counters.len() <= MAX_ATTRIBUTES
-                        && attrs.attrs.iter().enumerate().all(|(i, (k, _))| {
-                            attrs.attrs[..i].iter().all(|(other, _)| other != k)
-                        });
+                // Keys are compared as they will be stored.
+                let attrs: SmallVec<[(Cow<'static, str>, Value); 6]> = attrs
+                    .attrs
+                    .into_iter()
+                    .map(|(k, v)| (clean_key(k), v))
+                    .collect();
+                let fresh = meta.attrs.is_empty()
+                    && attrs.len() + meta.counters.len() <= MAX_ATTRIBUTES
+                    && attrs
+                        .iter()
+                        .enumerate()
+                        .all(|(i, (k, _))| attrs[..i].iter().all(|(other, _)| other != k));
                 if fresh {
                     // The common case (a new request): one allocation, no decoding.
                     let size: usize = attrs
-                        .attrs
                         .iter()
                         .map(|(k, v)| {
                             k.len() + 2 + if let Value::Str(s) = v { s.len() } else { 20 }
                         })
                         .sum();
                     meta.attrs.reserve_exact(size);
-                    for (k, v) in &attrs.attrs {
+                    for (k, v) in &attrs {
                         encode_attr(&mut meta.attrs, k, v);
                     }
                     return;
@@ -743,7 +776,7 @@ impl Store {
                 let mut all: Vec<(String, String)> = decode_attrs(&meta.attrs)
                     .map(|(k, v)| (k.to_owned(), v.to_owned()))
                     .collect();
-                for (k, v) in attrs.attrs {
+                for (k, v) in attrs {
                     if let Some(slot) = all.iter_mut().find(|(key, _)| **key == *k) {
                         slot.1 = v.to_string();
                     } else if all.len() + meta.counters.len() < MAX_ATTRIBUTES {
@@ -776,11 +809,11 @@ impl Store {
         self.with_meta(
             id,
             Some(|meta: &mut Meta| {
-                if let Some(n) = meta.counters.get_mut(name) {
+                let name = clean_str(name);
+                if let Some(n) = meta.counters.get_mut(&*name) {
                     *n = n.saturating_add(by);
                 } else if decode_attrs(&meta.attrs).count() + meta.counters.len() < MAX_ATTRIBUTES {
-                    meta.counters
-                        .insert(truncate(name.to_owned()).into_boxed_str(), by);
+                    meta.counters.insert(name.into_owned().into_boxed_str(), by);
                 }
             }),
         )
@@ -806,18 +839,20 @@ impl Store {
     fn with_meta(&self, id: &ArtifactId, f: Option<impl FnOnce(&mut Meta)>) -> Result<(), Error> {
         let h = self.hash(id.as_str());
         let s = self.shard_of(h);
-        let mut evicted = EvictedList::new();
-        let mut owed;
+        let mut due = Settlement::default();
         {
             let mut shard = self.lock(s);
-            let (i, new) = shard.get_or_insert(h, id.as_str(), id.kind(), now_millis(), s)?;
+            let (i, new) = shard.get_or_insert(h, id.as_str(), id.kind(), now_nanos(), s)?;
             if let Some(f) = f {
                 f(shard.meta.entry(i).or_default());
             }
-            owed = self.admit(usize::from(new));
-            owed -= shard.evict_oldest(&self.inner.hasher, s, owed, 1, &mut evicted);
+            if new {
+                due.protect.push(shard.node_ref(s, i));
+            }
+            let n = self.admit(usize::from(new));
+            due.owed = n - shard.evict_oldest(&self.inner.hasher, s, n, 1, &mut due.evicted);
         }
-        self.settle(owed, evicted);
+        self.settle(due);
         Ok(())
     }
 
@@ -850,8 +885,8 @@ impl Store {
                         .collect()
                 })
                 .unwrap_or_default(),
-            first_seen: UNIX_EPOCH + Duration::from_millis(node.first_seen),
-            last_seen: UNIX_EPOCH + Duration::from_millis(node.last_seen),
+            first_seen: UNIX_EPOCH + Duration::from_nanos(node.first_seen),
+            last_seen: UNIX_EPOCH + Duration::from_nanos(node.last_seen),
             id,
         })
     }
@@ -1156,6 +1191,24 @@ fn push_sanitized(out: &mut String, s: &str, max: usize) {
     }
 }
 
+/// A key as it is stored: cut to [`MAX_ATTRIBUTE_LEN`], separators replaced.
+fn clean_key(key: Cow<'static, str>) -> Cow<'static, str> {
+    match clean_str(&key) {
+        Cow::Borrowed(_) => key,
+        Cow::Owned(clean) => Cow::Owned(clean),
+    }
+}
+
+/// [`clean_key`] for a borrowed key.
+fn clean_str(key: &str) -> Cow<'_, str> {
+    if key.len() <= MAX_ATTRIBUTE_LEN && !key.contains([ATTR_KEY_END, ATTR_END]) {
+        return Cow::Borrowed(key);
+    }
+    let mut clean = String::new();
+    push_sanitized(&mut clean, key, MAX_ATTRIBUTE_LEN);
+    Cow::Owned(clean)
+}
+
 /// Appends one attribute to an encoded list.
 fn encode_attr(out: &mut String, key: &str, value: &Value) {
     use std::fmt::Write as _;
@@ -1188,10 +1241,10 @@ fn truncate(mut s: String) -> String {
     s
 }
 
-fn now_millis() -> u64 {
+fn now_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
+        .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
 }
 
@@ -1302,6 +1355,7 @@ struct Node {
     n_struct: u32,
     /// The slot's generation (low bits) and, in the top bit, whether it holds an event.
     generation: u32,
+    /// Nanoseconds since the Unix epoch: fine enough to order evictions across shards.
     first_seen: u64,
     last_seen: u64,
 }
@@ -1324,6 +1378,15 @@ struct Evicted {
 
 /// What one call evicted: usually nothing or one artifact, so no allocation for it.
 type EvictedList = SmallVec<[Evicted; 2]>;
+
+/// What a call owes after its locks are released: evictions its shards could not make, the
+/// evicted artifacts' neighbours to tell, and the events it created (never evicted for it).
+#[derive(Default)]
+struct Settlement {
+    owed: usize,
+    evicted: EvictedList,
+    protect: SmallVec<[NodeRef; 2]>,
+}
 
 /// A hash-table entry: the slot, and the low half of its key's hash so that growing the table
 /// and skipping non-matching probes never touch the nodes themselves.

@@ -243,3 +243,39 @@ fn walks_from_an_event_do_not_pass_through_shared_code_into_other_events() {
     let up = store.upstream("rec:orders:1", 3).unwrap();
     assert!(up.contains("req:r1") && !up.contains("req:r2"), "{up:#?}");
 }
+
+#[test]
+fn walks_do_not_depend_on_the_order_edges_were_recorded_in() {
+    // From fn a, y is reached at the same depth two ways: a -> s1 -> (record e1) -> y, through
+    // an event, and a -> s2 -> t -> y, through code only. Only the second makes y a node to walk
+    // on from, so y's own record must be in the lineage whichever way is found first.
+    let build = |s1_first: bool| {
+        let store = Store::new();
+        let id = |name: &str| function_id("m", name).unwrap();
+        let (a, s1, s2, t, y) = (id("a"), id("s1"), id("s2"), id("t"), id("y"));
+        let e1 = record_id("t", "e1").unwrap();
+        let out = record_id("t", "out").unwrap();
+        let firsts = if s1_first { [&s1, &s2] } else { [&s2, &s1] };
+        for s in firsts {
+            store.relate(&a, Relation::Called, s).unwrap();
+        }
+        store.relate(&s1, Relation::Produced, &e1).unwrap();
+        store.relate(&e1, Relation::Contains, &y).unwrap();
+        store.relate(&s2, Relation::Called, &t).unwrap();
+        store.relate(&t, Relation::Called, &y).unwrap();
+        store.relate(&y, Relation::Produced, &out).unwrap();
+        let ids: Vec<String> = store
+            .downstream("fn:m::a", 4)
+            .unwrap()
+            .ids()
+            .map(|i| i.to_string())
+            .collect();
+        ids
+    };
+    let (one, two) = (build(true), build(false));
+    assert!(one.contains(&"rec:t:out".to_owned()), "{one:?}");
+    let mut sorted = (one.clone(), two.clone());
+    sorted.0.sort();
+    sorted.1.sort();
+    assert_eq!(sorted.0, sorted.1);
+}

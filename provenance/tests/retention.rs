@@ -90,3 +90,74 @@ fn recording_the_same_pair_twice_keeps_one_edge() {
     assert_eq!(store.stats().edges, 1);
     assert_eq!(store.neighbors("rec:orders:1").len(), 1);
 }
+
+#[test]
+fn a_small_store_keeps_its_newest_events_and_never_drops_the_one_just_recorded() {
+    // Fewer events than shards: most shards hold none, so eviction has to look across them.
+    let store = Store::with_config(Config::new().event_capacity(10));
+    let f = function_id("shop", "f").unwrap();
+    for i in 0..1_000u32 {
+        let rec = record_id("orders", i).unwrap();
+        store.relate(&f, Relation::Produced, &rec).unwrap();
+        assert!(
+            store.lookup(rec.as_str()).is_some(),
+            "record {i} was evicted by its own call"
+        );
+    }
+    let stats = store.stats();
+    assert_eq!(stats.events(), 10);
+    let kept: Vec<u32> = store
+        .related(f.as_str())
+        .iter()
+        .map(|id| id.as_str().rsplit(':').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(kept.len(), 10);
+    // Oldest first: what is left is the newest records (each shard gives up its own oldest,
+    // so allow a little spread, not the hundreds the old policy left behind).
+    assert!(kept.iter().all(|&i| i >= 950), "{kept:?}");
+}
+
+#[test]
+fn attribute_keys_that_need_cleaning_do_not_pile_up() {
+    let store = Store::new();
+    let req = request_id("r1").unwrap();
+    let odd = "a\u{1f}b";
+    let long = "k".repeat(5_000);
+    for _ in 0..70 {
+        store
+            .describe(
+                &req,
+                provenance::store::Attributes::new()
+                    .attr(odd.to_owned(), "v")
+                    .attr(long.clone(), "w"),
+            )
+            .unwrap();
+    }
+    store
+        .describe(
+            &req,
+            provenance::store::Attributes::new().attr("status", 200u16),
+        )
+        .unwrap();
+    let a = store.lookup("req:r1").unwrap();
+    assert_eq!(
+        a.metadata.len(),
+        3,
+        "{:?}",
+        a.metadata.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(a.metadata["status"], "200");
+    let long_name = "c".repeat(5_000);
+    store.count(&req, &long_name, 1).unwrap();
+    store.count(&req, &long_name, 1).unwrap();
+    assert_eq!(
+        store
+            .lookup("req:r1")
+            .unwrap()
+            .counters
+            .values()
+            .copied()
+            .collect::<Vec<_>>(),
+        [2]
+    );
+}

@@ -167,3 +167,72 @@ fn current_reports_the_innermost_function_and_the_request() {
         (None, "job:q:1".to_owned())
     );
 }
+
+#[test]
+fn an_enclosing_span_outside_any_request_does_not_hide_the_request() {
+    let store = Store::new();
+    tracing::dispatcher::with_default(&dispatch(&store), || {
+        // A server's long-lived span, entered before any request exists.
+        let _serve = tracing::info_span!("serve").entered();
+        sync_scope(Context::from_iter([("request_id", "req:inner")]), outer);
+    });
+    let during: Vec<_> = store
+        .neighbors(f("outer").as_str())
+        .into_iter()
+        .filter(|n| n.relation == Relation::During)
+        .map(|n| n.id.to_string())
+        .collect();
+    assert_eq!(during, ["req:inner"]);
+}
+
+#[test]
+fn call_counts_are_exact_when_threads_race_on_the_first_calls() {
+    // The first 16 calls are flushed one by one; racing threads must not count any twice.
+    for _ in 0..100 {
+        let store = Store::new();
+        let d = dispatch(&store);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                let d = d.clone();
+                s.spawn(move || {
+                    tracing::dispatcher::with_default(&d, || {
+                        inner();
+                        inner();
+                    })
+                });
+            }
+        });
+        assert_eq!(
+            store.lookup(f("inner").as_str()).unwrap().counters["calls"],
+            16
+        );
+    }
+}
+
+#[test]
+fn two_span_layers_keep_their_own_view() {
+    mod app {
+        #[tracing::instrument]
+        pub(crate) fn counted_by_both() {
+            super::inner();
+        }
+    }
+    let everything = Store::new();
+    let only_app = Store::new();
+    let app_target = format!("{}::app", module_path!());
+    let subscriber = tracing_subscriber::registry()
+        .with(SpanLayer::new(everything.clone()))
+        .with(SpanLayer::new(only_app.clone()).with_targets([app_target.clone()]));
+    tracing::subscriber::with_default(subscriber, || {
+        outer();
+        app::counted_by_both();
+    });
+    // The first layer sees all of it.
+    assert_eq!(called(&everything, "outer"), [f("middle").to_string()]);
+    // The second counts only `app`: no `outer`, and `inner`'s caller is not taken from the
+    // other layer's spans.
+    assert!(only_app.lookup(f("outer").as_str()).is_none());
+    assert!(only_app.lookup(f("inner").as_str()).is_none());
+    let app_fn = function_id(&app_target, "counted_by_both").unwrap();
+    assert!(only_app.lookup(app_fn.as_str()).is_some());
+}
