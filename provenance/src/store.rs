@@ -894,23 +894,36 @@ impl Store {
     /// The direct neighbours of `id` in both directions, each once, sorted by ID: the seed's
     /// `related`. An artifact is not its own neighbour. Empty for an unknown or invalid ID.
     pub fn related(&self, id: &str) -> Vec<ArtifactId> {
-        let Some((me, entries)) = self.adjacency_of_id(id) else {
-            return Vec::new();
+        let h = self.hash(id);
+        let s = self.shard_of(h);
+        // Copy the neighbours' references out under the lock, without allocating for the
+        // usual handful.
+        let mut refs: SmallVec<[NodeRef; 16]> = {
+            let shard = self.lock(s);
+            let Some(i) = shard.find(h, id) else {
+                return Vec::new();
+            };
+            let me = shard.node_ref(s, i);
+            shard.nodes[i as usize]
+                .adj
+                .iter()
+                .map(|&e| unpack_ref(e))
+                .filter(|&r| r != me)
+                .collect()
         };
-        // Deduplicate by reference before resolving: one ID per neighbour, however many
-        // relations link the two.
-        let mut refs: Vec<NodeRef> = entries
-            .iter()
-            .map(|&e| unpack_ref(e))
-            .filter(|&r| r != me)
-            .collect();
-        refs.sort_unstable();
+        // One ID per neighbour, however many relations link the two; grouped by shard so that
+        // each shard is locked once.
+        refs.sort_unstable_by_key(|r| (r.shard(), r.0));
         refs.dedup();
-        let mut ids: Vec<ArtifactId> = self
-            .resolve(refs.into_iter())
-            .into_iter()
-            .flatten()
-            .collect();
+        let mut ids = Vec::with_capacity(refs.len());
+        for group in refs.chunk_by(|a, b| a.shard() == b.shard()) {
+            let shard = self.lock(group[0].shard());
+            for &r in group {
+                if let Some(node) = shard.live_node(r) {
+                    ids.push(ArtifactId::from_trusted(&node.key));
+                }
+            }
+        }
         ids.sort_unstable();
         ids
     }
