@@ -358,9 +358,11 @@ where
         let Some(span) = ctx.span(id) else { return };
 
         // The nearest enclosing span that this layer counted.
+        // Walk up with `parent()`: `scope()` would look the span itself up again first.
         let mut parent: Option<(&'static Callsite, Option<ArtifactId>)> = None;
-        for ancestor in span.scope().skip(1) {
-            if let Some(data) = ancestor
+        let mut ancestor = span.parent();
+        while let Some(a) = ancestor {
+            if let Some(data) = a
                 .extensions()
                 .get::<SpanDatas>()
                 .and_then(|d| d.get(self.id))
@@ -368,6 +370,7 @@ where
                 parent = Some((data.site, data.activity.clone()));
                 break;
             }
+            ancestor = a.parent();
         }
         let job = fields.job_id(self);
         // The request or job around this span: the enclosing counted span's, else the context's.
