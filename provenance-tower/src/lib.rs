@@ -308,7 +308,7 @@ where
         let this = self.project();
         // If the inner future panics, the guard sees the unwinding and records it; the panic
         // itself goes on unchanged.
-        let guard = PanicGuard(this.recorder);
+        let guard = PanicGuard(this.recorder, std::thread::panicking());
         let result = ready!(this.inner.poll(cx));
         let pending = guard.0.0.take();
         match (result, pending) {
@@ -340,11 +340,13 @@ impl Drop for Recorder {
     }
 }
 
-struct PanicGuard<'a>(&'a mut Recorder);
+/// The recorder, and whether the thread was already unwinding before this poll (a poll from a
+/// destructor during another panic is not this request's panic).
+struct PanicGuard<'a>(&'a mut Recorder, bool);
 
 impl Drop for PanicGuard<'_> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() && !self.1 {
             if let Some(pending) = self.0.0.take() {
                 pending.finish(Outcome::Panic);
             }

@@ -139,12 +139,24 @@ impl Context {
 
     /// The `req:` ID under [`REQUEST_ID`], if it is set and valid.
     pub fn request_id(&self) -> Option<ArtifactId> {
-        self.get(REQUEST_ID).and_then(|s| ArtifactId::parse(s).ok())
+        self.get(REQUEST_ID)
+            .and_then(|s| ArtifactId::parse(s).ok())
+            .filter(|id| id.kind() == crate::Kind::Req)
     }
 
     /// The `job:` ID under [`JOB_ID`], if it is set and valid.
     pub fn job_id(&self) -> Option<ArtifactId> {
-        self.get(JOB_ID).and_then(|s| ArtifactId::parse(s).ok())
+        self.get(JOB_ID)
+            .and_then(|s| ArtifactId::parse(s).ok())
+            .filter(|id| id.kind() == crate::Kind::Job)
+    }
+
+    /// Removes `key`, returning its value.
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        if key == REQUEST_ID || key == JOB_ID {
+            self.activity = OnceCell::new();
+        }
+        self.entries.remove(key).map(Cow::into_owned)
     }
 
     /// The unit of work this context belongs to: its request, else its job. Parsed once per
@@ -324,6 +336,16 @@ mod tests {
         assert_eq!(ctx.request_id().unwrap(), "req:a");
         clear_context();
         assert!(get_context().is_empty());
+    }
+
+    #[test]
+    fn ids_of_the_wrong_kind_are_not_a_request_or_a_job() {
+        let ctx = Context::from_iter([("request_id", "job:q:1"), ("job_id", "rec:t:1")]);
+        assert_eq!((ctx.request_id(), ctx.job_id(), ctx.activity()), (None, None, None));
+        let mut ctx = Context::from_iter([("request_id", "req:a")]);
+        assert_eq!(ctx.activity().unwrap().as_str(), "req:a");
+        assert_eq!(ctx.remove("request_id").as_deref(), Some("req:a"));
+        assert_eq!(ctx.activity(), None, "the cached activity goes with the key");
     }
 
     #[test]

@@ -675,6 +675,10 @@ pub async fn run_job<F: Future>(queue: &str, id: impl fmt::Display, future: F) -
     let mut ctx = context::get_context();
     if let Ok(job) = job_id(queue, &id) {
         ctx.insert(context::JOB_ID, job.to_string());
+        // Inside the job, work belongs to the job; the request that started it stays known.
+        if let Some(request) = ctx.remove(context::REQUEST_ID) {
+            ctx.insert("parent_request_id", request);
+        }
     }
     let span = tracing::info_span!(target: "provenance::job", "job", job.queue = queue, job.id = id.as_str());
     context::scope(ctx, future.instrument(span)).await

@@ -88,3 +88,19 @@ fn a_job_started_inside_a_request_is_called_by_it() {
         .collect();
     assert_eq!(calls, ["job:email:7"]);
 }
+
+#[tokio::test]
+async fn work_inside_a_job_started_by_a_request_belongs_to_the_job() {
+    let store = Store::new();
+    let _guard = tracing_subscriber::registry()
+        .with(SpanLayer::new(store.clone()))
+        .set_default();
+    let ctx = Context::from_iter([("request_id", "req:starter")]);
+    let seen = provenance::context::scope(
+        ctx,
+        run_job("invoicing", "j-2", async { provenance::get_context() }),
+    )
+    .await;
+    assert_eq!(seen.activity().unwrap().as_str(), "job:invoicing:j-2");
+    assert_eq!(seen.get("parent_request_id"), Some("req:starter"));
+}
