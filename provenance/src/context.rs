@@ -341,11 +341,18 @@ mod tests {
     #[test]
     fn ids_of_the_wrong_kind_are_not_a_request_or_a_job() {
         let ctx = Context::from_iter([("request_id", "job:q:1"), ("job_id", "rec:t:1")]);
-        assert_eq!((ctx.request_id(), ctx.job_id(), ctx.activity()), (None, None, None));
+        assert_eq!(
+            (ctx.request_id(), ctx.job_id(), ctx.activity()),
+            (None, None, None)
+        );
         let mut ctx = Context::from_iter([("request_id", "req:a")]);
         assert_eq!(ctx.activity().unwrap().as_str(), "req:a");
         assert_eq!(ctx.remove("request_id").as_deref(), Some("req:a"));
-        assert_eq!(ctx.activity(), None, "the cached activity goes with the key");
+        assert_eq!(
+            ctx.activity(),
+            None,
+            "the cached activity goes with the key"
+        );
     }
 
     #[test]

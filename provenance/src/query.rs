@@ -109,13 +109,13 @@ fn walk(store: &Store, id: &str, max_depth: usize, forward: bool) -> Option<Line
     let mut seen = vec![root];
     let mut edges: Vec<(NodeRef, Relation, NodeRef)> = Vec::new();
     // Whether the path to a node passed through an event (see the module docs).
-    let root_is_event = store.is_event(root);
+    let root_is_event = root.is_event();
     depth_of.insert(root, (0, root_is_event));
     let mut frontier = vec![(root, root_is_event, adjacency)];
     for depth in 1..=max_depth {
         let mut next = Vec::new();
         for (node, via_event, adjacency) in frontier {
-            let node_is_event = store.is_event(node);
+            let node_is_event = node.is_event();
             for e in adjacency {
                 let (relation, direction) = unpack_edge(e);
                 let other = unpack_ref(e);
@@ -132,7 +132,7 @@ fn walk(store: &Store, id: &str, max_depth: usize, forward: bool) -> Option<Line
                     }
                     _ => continue,
                 };
-                let other_is_event = store.is_event(other);
+                let other_is_event = other.is_event();
                 if via_event && !node_is_event && other_is_event {
                     continue;
                 }

@@ -371,8 +371,8 @@ impl Config {
         self
     }
 
-    /// The event capacity.
-    pub const fn get_event_capacity(&self) -> usize {
+    /// The configured event capacity.
+    pub const fn max_events(&self) -> usize {
         self.event_capacity
     }
 
@@ -1077,11 +1077,6 @@ impl Store {
         let shard = self.lock(s);
         let i = shard.find(h, id)?;
         Some((shard.node_ref(s, i), shard.nodes[i as usize].adj.to_vec()))
-    }
-
-    /// Whether `r` is an event artifact; no lock needed.
-    pub(crate) fn is_event(&self, r: NodeRef) -> bool {
-        r.is_event()
     }
 
     /// A copy of the adjacency of `r`, or `None` if it was evicted.
