@@ -916,14 +916,15 @@ impl Store {
         refs.sort_unstable_by_key(|r| (r.shard(), r.0));
         refs.dedup();
         let mut ids = Vec::with_capacity(refs.len());
-        for group in refs.chunk_by(|a, b| a.shard() == b.shard()) {
-            let shard = self.lock(group[0].shard());
-            for &r in group {
+        self.for_each_by_shard(
+            &refs,
+            |r| r.shard(),
+            |shard, &r| {
                 if let Some(node) = shard.live_node(r) {
                     ids.push(ArtifactId::from_trusted(&node.key));
                 }
-            }
-        }
+            },
+        );
         ids.sort_unstable();
         ids
     }
@@ -936,31 +937,19 @@ impl Store {
         let keys = self.resolve(entries.iter().map(|&e| unpack_ref(e)));
         let mut out = Vec::with_capacity(entries.len());
         for (&e, key) in entries.iter().zip(keys) {
-            let Some(key) = key else { continue };
-            let relation = Relation::from_bits(e >> REL_SHIFT);
-            match (e >> DIR_SHIFT) & 3 {
-                DIR_OUT => out.push(Neighbor {
-                    id: key,
+            let Some(id) = key else { continue };
+            let (relation, direction) = unpack_edge(e);
+            // A loop is both an outgoing and an incoming edge.
+            let directions = match direction {
+                Some(d) => [Some(d), None],
+                None => [Some(Direction::Outgoing), Some(Direction::Incoming)],
+            };
+            for direction in directions.into_iter().flatten() {
+                out.push(Neighbor {
+                    id: id.clone(),
                     relation,
-                    direction: Direction::Outgoing,
-                }),
-                DIR_IN => out.push(Neighbor {
-                    id: key,
-                    relation,
-                    direction: Direction::Incoming,
-                }),
-                _ => {
-                    out.push(Neighbor {
-                        id: key.clone(),
-                        relation,
-                        direction: Direction::Outgoing,
-                    });
-                    out.push(Neighbor {
-                        id: key,
-                        relation,
-                        direction: Direction::Incoming,
-                    });
-                }
+                    direction,
+                });
             }
         }
         out.sort_unstable();
@@ -979,8 +968,8 @@ impl Store {
                     .iter()
                     .copied()
                     .filter(|&e| {
-                        Relation::from_bits(e >> REL_SHIFT) == Relation::DependsOn
-                            && (e >> DIR_SHIFT) & 3 != DIR_IN
+                        unpack_edge(e).0 == Relation::DependsOn
+                            && unpack_edge(e).1 != Some(Direction::Incoming)
                     })
                     .collect();
                 modules.push((ArtifactId::from_trusted(&node.key), deps));
@@ -1087,23 +1076,33 @@ impl Store {
 
     /// The IDs of `refs`, in order; `None` for those evicted since. Locks each shard once.
     pub(crate) fn resolve(&self, refs: impl Iterator<Item = NodeRef>) -> Vec<Option<ArtifactId>> {
-        let refs: Vec<NodeRef> = refs.collect();
-        let mut order: Vec<usize> = (0..refs.len()).collect();
-        order.sort_unstable_by_key(|&i| refs[i].shard());
-        let mut out = vec![None; refs.len()];
-        let mut k = 0;
-        while k < order.len() {
-            let s = refs[order[k]].shard();
-            let shard = self.lock(s);
-            while k < order.len() && refs[order[k]].shard() == s {
-                let i = order[k];
-                out[i] = shard
-                    .live_node(refs[i])
-                    .map(|n| ArtifactId::from_trusted(&n.key));
-                k += 1;
+        let mut order: Vec<(NodeRef, usize)> = refs.enumerate().map(|(i, r)| (r, i)).collect();
+        order.sort_unstable_by_key(|(r, _)| r.shard());
+        let mut out = vec![None; order.len()];
+        self.for_each_by_shard(
+            &order,
+            |(r, _)| r.shard(),
+            |shard, &(r, i)| {
+                out[i] = shard.live_node(r).map(|n| ArtifactId::from_trusted(&n.key));
+            },
+        );
+        out
+    }
+
+    /// Calls `f` on each item with its shard locked, locking each shard once. `items` must be
+    /// sorted by `shard_of`.
+    fn for_each_by_shard<T>(
+        &self,
+        items: &[T],
+        shard_of: impl Fn(&T) -> usize,
+        mut f: impl FnMut(&mut Shard, &T),
+    ) {
+        for group in items.chunk_by(|a, b| shard_of(a) == shard_of(b)) {
+            let mut shard = self.lock(shard_of(&group[0]));
+            for item in group {
+                f(&mut shard, item);
             }
         }
-        out
     }
 
     /// Tells the neighbours of evicted artifacts that those edges are gone, one lock per
@@ -1118,17 +1117,14 @@ impl Store {
                 }
             }
         }
-        notes.sort_unstable_by_key(|(n, _)| n.0);
-        let mut k = 0;
-        while k < notes.len() {
-            let s = notes[k].0.shard();
-            let mut shard = self.lock(s);
-            while k < notes.len() && notes[k].0.shard() == s {
-                let (neighbour, gone) = notes[k];
+        notes.sort_unstable_by_key(|(n, _)| n.shard());
+        self.for_each_by_shard(
+            &notes,
+            |(n, _)| n.shard(),
+            |shard, &(neighbour, gone)| {
                 shard.unlink(neighbour, gone);
-                k += 1;
-            }
-        }
+            },
+        );
     }
 }
 
