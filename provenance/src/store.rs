@@ -30,7 +30,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -400,6 +400,9 @@ pub struct Stats {
     pub evicted: BTreeMap<Kind, u64>,
     /// The configured event capacity.
     pub event_capacity: usize,
+    /// Queries that ran but whose SQL could not be analysed, so only "the activity ran a
+    /// query" was recorded (counted by `provenance-sqlx`).
+    pub unanalysed_queries: u64,
 }
 
 impl Stats {
@@ -446,6 +449,8 @@ struct Inner {
     /// Event artifacts held. One counter for the store, touched only when an event is created
     /// or evicted, not on every record.
     events: AtomicUsize,
+    /// Queries an integration saw but could not analyse (see [`Store::count_unanalysed_query`]).
+    unanalysed_queries: AtomicU64,
 }
 
 // One shard per cache-line pair, so that two threads locking neighbouring shards do not
@@ -491,6 +496,7 @@ impl Store {
                 hasher: DefaultHashBuilder::default(),
                 config,
                 events: AtomicUsize::new(0),
+                unanalysed_queries: AtomicU64::new(0),
             }),
         }
     }
@@ -1014,7 +1020,20 @@ impl Store {
             edges: edges.max(0) as u64,
             evicted: by_kind(evicted),
             event_capacity: self.inner.config.event_capacity,
+            unanalysed_queries: self.inner.unanalysed_queries.load(Ordering::Relaxed),
         }
+    }
+
+    /// Counts one query whose SQL an integration could not analyse; [`Stats::unanalysed_queries`]
+    /// reports the total. The query itself ran as usual: this only says its lineage is partial.
+    ///
+    /// ```
+    /// let store = provenance::Store::new();
+    /// store.count_unanalysed_query();
+    /// assert_eq!(store.stats().unanalysed_queries, 1);
+    /// ```
+    pub fn count_unanalysed_query(&self) {
+        self.inner.unanalysed_queries.fetch_add(1, Ordering::Relaxed);
     }
 
     // -----------------------------------------------------------------------------------------
