@@ -57,6 +57,7 @@
 //! | `serde` | no | `Serialize` for IDs, artifacts, stats and lineage; `Deserialize` for IDs |
 
 pub mod arch;
+pub mod compiled;
 pub mod context;
 mod error;
 pub mod id;
