@@ -60,6 +60,7 @@ pub mod arch;
 pub mod compiled;
 pub mod context;
 mod error;
+pub mod export;
 pub mod id;
 pub mod query;
 #[cfg(feature = "tracing")]
@@ -69,6 +70,7 @@ pub mod store;
 pub use arch::ArchLayer;
 pub use context::{Context, get_context, put_context};
 pub use error::Error;
+pub use export::Graph;
 pub use id::{
     ArtifactId, IdError, Kind, column_id, composite_record_id, config_id, function_id, job_id,
     migration_id, module_id, record_id, request_id, table_id,
