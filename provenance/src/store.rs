@@ -1033,7 +1033,9 @@ impl Store {
     /// assert_eq!(store.stats().unanalysed_queries, 1);
     /// ```
     pub fn count_unanalysed_query(&self) {
-        self.inner.unanalysed_queries.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .unanalysed_queries
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     // -----------------------------------------------------------------------------------------
