@@ -1,5 +1,95 @@
 //! An instrumented sqlx pool that records `tbl:`, `col:` and `rec:` lineage for every query.
 //!
-//! Not written yet: this crate is the home of the sqlx integration (issue "provenance-sqlx").
-//! Until then it exports nothing, so that nothing here pretends to record queries. Record
-//! lineage by hand meanwhile with [`provenance::Store::relate`].
+//! Swap one line where the pool is made, and every query run through it records which code
+//! read and wrote which tables, columns and rows:
+//!
+//! ```text
+//! let pool = provenance_sqlx::Pool::new(sqlx_pool, store);   // or
+//! let pool = provenance_sqlx::PgPool::connect(&url).await?;  // records into provenance::global()
+//! ```
+//!
+//! # What a query records
+//!
+//! Each query's SQL is parsed once ([`analyze`], cached by SQL text in a bounded cache) and
+//! recorded against what is running: the innermost `fn:` span that a
+//! [`provenance::SpanLayer`] counted, else the request or job of the task-local
+//! [`provenance::context`].
+//!
+//! | the query | edges |
+//! |---|---|
+//! | reads a table | actor `read` `tbl:` |
+//! | writes a table (INSERT, UPDATE, DELETE, MERGE, DDL) | actor `produced` `tbl:` |
+//! | names columns (INSERT list, UPDATE SET) | `tbl:` `contains` `col:`, actor `produced` `col:` |
+//! | returns rows with the table's primary key (SELECT, or a write with RETURNING) | actor and request/job `read`/`produced` `rec:`, `tbl:` `contains` `rec:` |
+//! | a unit of work writes a record after reading records | new `rec:` `derived_from` each read `rec:` (at most 16; the rest counted as `derived_from_truncated` on the record) |
+//!
+//! Primary keys are discovered once per table from the catalog (PostgreSQL `pg_index`, MySQL
+//! `information_schema`, SQLite `pragma_table_info`), composite keys included, on the query's
+//! own connection just before the first query that needs them; a table without one falls back
+//! to a column named `id`. A column is attributed to a table only when the analysis can tell
+//! unambiguously ([`Rows::source_of`]). At most [`Pool::records_per_query`] records are
+//! attributed per query.
+//!
+//! A table-level edge of a function is the same every time, so it is recorded once per
+//! statement and function; a request or job gets its own each time.
+//!
+//! Inside a [`Transaction`], reads are recorded as they happen; writes are held back and
+//! recorded when the commit succeeds, and dropped on rollback (the function or request that
+//! began the transaction counts `commits` and `rollbacks`).
+//!
+//! # Never changes the host
+//!
+//! The query runs exactly as it would on the sqlx pool: the same statement, arguments and
+//! `persistent` flag, the same rows, results and errors. SQL the parser does not understand
+//! still runs; it is counted in [`provenance::Stats::unanalysed_queries`] and as
+//! `unanalysed_queries` on the actor. A failed query records nothing but a `query_errors`
+//! count. A stream dropped early or a cancelled future records what it had seen.
+//!
+//! # What needs a signature change
+//!
+//! [`Pool`] is not a `sqlx::Pool`, on purpose (a `Deref` would let queries bypass recording
+//! silently). Code typed against sqlx's types changes as follows:
+//!
+//! | sqlx | here |
+//! |---|---|
+//! | `fn f(pool: &sqlx::PgPool)` | `fn f(pool: &provenance_sqlx::PgPool)`, or generic `E: sqlx::PgExecutor<'_>` (works for both) |
+//! | `pool.begin()` → `sqlx::Transaction` | [`Pool::begin`] → [`Transaction`]; pass `&mut *tx` or `&mut tx` |
+//! | `pool.acquire()` → `PoolConnection` | [`Pool::acquire`] → [`PoolConnection`]; pass `&mut *conn` or `&mut conn` |
+//! | `A: sqlx::Acquire` bounds, `PgListener::connect_with(&pool)`, `Migrator::run(&pool)`, `#[sqlx::test]` | [`Pool::unobserved`] (not recorded); for migrations, `Pool::migrate` |
+//! | nested transactions (`tx.begin()`, savepoints) | not offered: use SQL `SAVEPOINT` through the transaction |
+//!
+//! # Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | (none) | only [`analyze`]: no sqlx dependency |
+//! | `postgres`, `mysql`, `sqlite` | [`PgPool`], [`MySqlPool`], [`SqlitePool`] |
+//! | `migrate` | `Pool::migrate`: run a `sqlx::migrate::Migrator` and record each migration |
+
+pub mod analyze;
+#[cfg(feature = "pool")]
+mod driver;
+#[cfg(feature = "migrate")]
+mod migrate;
+#[cfg(feature = "pool")]
+mod pool;
+#[cfg(feature = "pool")]
+mod recorder;
+
+pub use analyze::{
+    Analysis, AnalyzeError, ColumnName, Dialect, Effect, Rows, TableName, analyze, cache_key,
+};
+#[cfg(feature = "pool")]
+pub use driver::Driver;
+#[cfg(feature = "pool")]
+pub use pool::{Connection, Pool, PoolConnection, Transaction};
+
+/// The instrumented pool for PostgreSQL.
+#[cfg(feature = "postgres")]
+pub type PgPool = Pool<sqlx::Postgres>;
+/// The instrumented pool for MySQL and MariaDB.
+#[cfg(feature = "mysql")]
+pub type MySqlPool = Pool<sqlx::MySql>;
+/// The instrumented pool for SQLite.
+#[cfg(feature = "sqlite")]
+pub type SqlitePool = Pool<sqlx::Sqlite>;

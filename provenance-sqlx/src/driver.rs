@@ -1,0 +1,210 @@
+//! What differs between databases: the SQL dialect, how to find a table's primary key, how to
+//! read a key value out of a row.
+
+use std::fmt;
+
+use futures_core::future::BoxFuture;
+use sqlx::{Database, Row};
+
+use crate::analyze::{Dialect, TableName};
+
+/// A database the instrumented [`Pool`](crate::Pool) supports: PostgreSQL (`postgres`),
+/// MySQL/MariaDB (`mysql`) and SQLite (`sqlite`), each behind the cargo feature sqlx names it
+/// by. Sealed: the per-driver parts (catalog queries, key decoding) live in this crate.
+pub trait Driver: Database + sealed::Sealed {
+    /// The dialect the SQL analysis parses this database's queries with.
+    const DIALECT: Dialect;
+
+    /// The primary-key columns of `table`, in key order; empty when it has none or does not
+    /// exist. Runs one catalog query on `conn`; never fails a host transaction (the query
+    /// reads the catalog only and cannot raise for a missing table).
+    #[doc(hidden)]
+    fn primary_key<'c>(
+        conn: &'c mut Self::Connection,
+        table: &'c TableName,
+    ) -> BoxFuture<'c, Result<Vec<String>, sqlx::Error>>;
+
+    /// The value of column `index` of `row` as a key part, or `None` when it is NULL or of a
+    /// type that is not used for keys.
+    #[doc(hidden)]
+    fn key_part(row: &Self::Row, index: usize) -> Option<KeyPart>;
+}
+
+/// One part of a primary key, as read from a result row.
+#[doc(hidden)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyPart {
+    /// A signed integer key.
+    Int(i64),
+    /// An unsigned integer key (MySQL `UNSIGNED`).
+    UInt(u64),
+    /// Any other key, as text.
+    Text(String),
+}
+
+impl fmt::Display for KeyPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyPart::Int(n) => write!(f, "{n}"),
+            KeyPart::UInt(n) => write!(f, "{n}"),
+            KeyPart::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Reads column `index` as the first of the listed Rust types it decodes to.
+macro_rules! decode_first {
+    ($row:expr, $index:expr, $($ty:ty => $wrap:expr),+ $(,)?) => {{
+        $(
+            if let Ok(v) = $row.try_get::<Option<$ty>, _>($index) {
+                return v.map($wrap);
+            }
+        )+
+        None
+    }};
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::*;
+    use sqlx::postgres::{PgRow, Postgres};
+    use sqlx::{TypeInfo, ValueRef};
+
+    impl sealed::Sealed for Postgres {}
+
+    // Joins on names rather than casting to `regclass`, which raises for a missing table
+    // and would abort the host's transaction.
+    const PRIMARY_KEY: &str = "SELECT a.attname::text \
+        FROM pg_catalog.pg_index i \
+        JOIN pg_catalog.pg_class c ON c.oid = i.indrelid \
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey) \
+        WHERE i.indisprimary AND c.relname = $1 \
+          AND (($2::text IS NULL AND pg_catalog.pg_table_is_visible(c.oid)) OR n.nspname = $2) \
+        ORDER BY array_position(i.indkey::int2[], a.attnum)";
+
+    impl Driver for Postgres {
+        const DIALECT: Dialect = Dialect::Postgres;
+
+        fn primary_key<'c>(
+            conn: &'c mut sqlx::PgConnection,
+            table: &'c TableName,
+        ) -> BoxFuture<'c, Result<Vec<String>, sqlx::Error>> {
+            Box::pin(async move {
+                sqlx::query_scalar::<_, String>(PRIMARY_KEY)
+                    .bind(table.name())
+                    .bind(table.schema())
+                    .fetch_all(conn)
+                    .await
+            })
+        }
+
+        fn key_part(row: &PgRow, index: usize) -> Option<KeyPart> {
+            let raw = row.try_get_raw(index).ok()?;
+            if raw.is_null() {
+                return None;
+            }
+            if raw.type_info().name() == "UUID" {
+                // Without sqlx's `uuid` feature: format the 16 bytes the canonical way.
+                let bytes = raw.as_bytes().ok()?;
+                return (bytes.len() == 16).then(|| KeyPart::Text(uuid_text(bytes)));
+            }
+            decode_first!(row, index,
+                i64 => KeyPart::Int,
+                i32 => |n| KeyPart::Int(n.into()),
+                i16 => |n| KeyPart::Int(n.into()),
+                String => KeyPart::Text,
+            )
+        }
+    }
+
+    fn uuid_text(bytes: &[u8]) -> String {
+        let mut s = String::with_capacity(36);
+        for (i, b) in bytes.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                s.push('-');
+            }
+            s.push_str(&format!("{b:02x}"));
+        }
+        s
+    }
+}
+
+#[cfg(feature = "mysql")]
+mod mysql {
+    use super::*;
+    use sqlx::mysql::{MySql, MySqlRow};
+
+    impl sealed::Sealed for MySql {}
+
+    const PRIMARY_KEY: &str = "SELECT CAST(COLUMN_NAME AS CHAR) FROM information_schema.KEY_COLUMN_USAGE \
+        WHERE CONSTRAINT_NAME = 'PRIMARY' AND TABLE_SCHEMA = COALESCE(?, DATABASE()) \
+          AND TABLE_NAME = ? \
+        ORDER BY ORDINAL_POSITION";
+
+    impl Driver for MySql {
+        const DIALECT: Dialect = Dialect::MySql;
+
+        fn primary_key<'c>(
+            conn: &'c mut sqlx::MySqlConnection,
+            table: &'c TableName,
+        ) -> BoxFuture<'c, Result<Vec<String>, sqlx::Error>> {
+            Box::pin(async move {
+                sqlx::query_scalar::<_, String>(PRIMARY_KEY)
+                    .bind(table.schema())
+                    .bind(table.name())
+                    .fetch_all(conn)
+                    .await
+            })
+        }
+
+        fn key_part(row: &MySqlRow, index: usize) -> Option<KeyPart> {
+            decode_first!(row, index,
+                i64 => KeyPart::Int,
+                u64 => KeyPart::UInt,
+                i32 => |n| KeyPart::Int(n.into()),
+                u32 => |n| KeyPart::UInt(n.into()),
+                String => KeyPart::Text,
+            )
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use super::*;
+    use sqlx::sqlite::{Sqlite, SqliteRow};
+
+    impl sealed::Sealed for Sqlite {}
+
+    // `pk` is the column's position in the primary key (0 when not part of it).
+    const PRIMARY_KEY: &str = "SELECT name FROM pragma_table_info(?1, ?2) WHERE pk > 0 ORDER BY pk";
+
+    impl Driver for Sqlite {
+        const DIALECT: Dialect = Dialect::Sqlite;
+
+        fn primary_key<'c>(
+            conn: &'c mut sqlx::SqliteConnection,
+            table: &'c TableName,
+        ) -> BoxFuture<'c, Result<Vec<String>, sqlx::Error>> {
+            Box::pin(async move {
+                sqlx::query_scalar::<_, String>(PRIMARY_KEY)
+                    .bind(table.name())
+                    .bind(table.schema().unwrap_or("main"))
+                    .fetch_all(conn)
+                    .await
+            })
+        }
+
+        fn key_part(row: &SqliteRow, index: usize) -> Option<KeyPart> {
+            decode_first!(row, index,
+                i64 => KeyPart::Int,
+                String => KeyPart::Text,
+            )
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Running a `sqlx::migrate::Migrator` so that each applied migration is recorded.
+
+use provenance::{ArchLayer, ArtifactId, Relation, Store, store::Attributes};
+use sqlx::migrate::{Migrate, MigrateError, Migrator};
+
+use crate::Analysis;
+use crate::driver::Driver;
+use crate::pool::Pool;
+
+impl<DB: Driver> Pool<DB>
+where
+    DB::Connection: Migrate,
+{
+    /// Runs `migrator` like `Migrator::run(&pool)` and records every migration it applied as
+    /// `mig:<version>_<description>` (layer migration), with `produced` edges to the tables
+    /// and columns its DDL creates or alters and `contains` from each table to its columns.
+    /// Migrations applied earlier are not recorded again. The result is the migrator's.
+    ///
+    /// ```
+    /// use provenance::Store;
+    /// use sqlx::migrate::{Migration, MigrationType, Migrator};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = Store::new();
+    /// let pool = provenance_sqlx::SqlitePool::new(
+    ///     sqlx::SqlitePool::connect("sqlite::memory:").await?,
+    ///     store.clone(),
+    /// );
+    /// let migrator = Migrator::with_migrations(vec![Migration::new(
+    ///     1,
+    ///     "create orders".into(),
+    ///     MigrationType::Simple,
+    ///     "CREATE TABLE orders (id INTEGER PRIMARY KEY, total INTEGER)".into(),
+    ///     false,
+    /// )]);
+    /// pool.migrate(&migrator).await?;
+    /// let related = store.related("mig:1_create%20orders");
+    /// assert!(related.iter().any(|id| id.as_str() == "tbl:orders"));
+    /// assert!(related.iter().any(|id| id.as_str() == "col:orders.total"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn migrate(&self, migrator: &Migrator) -> Result<(), MigrateError> {
+        let mut conn = self.unobserved().acquire().await?;
+        // Before the first run the table does not exist: nothing was applied.
+        let before = applied(&mut *conn, migrator).await;
+        let result = migrator.run_direct(None, &mut *conn, false).await;
+        let after = applied(&mut *conn, migrator).await;
+        let store = &self.recorder().store;
+        for migration in migrator.iter() {
+            let v = migration.version;
+            if after.contains(&v) && !before.contains(&v) {
+                let Ok(version) = u64::try_from(v) else {
+                    continue;
+                };
+                let Ok(mig) = provenance::migration_id(version, &migration.description) else {
+                    continue;
+                };
+                record(
+                    store,
+                    &mig,
+                    crate::analyze(migration.sql.as_str(), DB::DIALECT).ok(),
+                );
+            }
+        }
+        result
+    }
+}
+
+async fn applied<C: Migrate>(conn: &mut C, migrator: &Migrator) -> Vec<i64> {
+    conn.list_applied_migrations(&migrator.table_name)
+        .await
+        .map(|list| list.into_iter().map(|m| m.version).collect())
+        .unwrap_or_default()
+}
+
+/// Records one applied migration and what its DDL created or altered.
+pub(crate) fn record(store: &Store, mig: &ArtifactId, analysis: Option<Analysis>) {
+    let _ = store.describe(mig, Attributes::new().layer(ArchLayer::Migration));
+    let Some(analysis) = analysis else {
+        store.count_unanalysed_query();
+        let _ = store.count(mig, "unanalysed_queries", 1);
+        return;
+    };
+    for table in analysis.writes() {
+        let id = provenance::id::TableName {
+            schema: table.schema(),
+            name: table.name(),
+        };
+        if let Ok(tbl) = provenance::table_id(id) {
+            let _ = store.relate(mig, Relation::Produced, &tbl);
+        }
+    }
+    for column in analysis.written_columns() {
+        let t = column.table();
+        let id = provenance::id::TableName {
+            schema: t.schema(),
+            name: t.name(),
+        };
+        if let (Ok(tbl), Ok(col)) = (
+            provenance::table_id(id),
+            provenance::column_id(id, column.column()),
+        ) {
+            let _ = store.relate(&tbl, Relation::Contains, &col);
+            let _ = store.relate(mig, Relation::Produced, &col);
+        }
+    }
+}

@@ -1,0 +1,492 @@
+//! Turning one executed query into lineage: the analysis cache, the primary-key cache, and the
+//! observation that follows a query from its call to its last row.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use hashbrown::{DefaultHashBuilder, HashMap};
+use parking_lot::Mutex;
+use provenance::{ArtifactId, Kind, Relation, Store, id::TableName as IdTable};
+use smallvec::SmallVec;
+use sqlx::Either;
+use sqlx::{Column, Row};
+
+use crate::analyze::{Analysis, Effect, TableName, analyze, cache_key};
+use crate::driver::{Driver, KeyPart};
+
+/// Analyses kept per pool. SQL text is bounded by what the application's code contains, plus
+/// dynamically built statements; `cache_key` folds IN-lists and VALUES lists, and past this
+/// many entries one is replaced, so a stream of distinct SQL can never grow memory.
+const ANALYSIS_CACHE: usize = 2048;
+const CACHE_SHARDS: usize = 16;
+/// Tables whose primary key is remembered.
+const KEY_CACHE: usize = 4096;
+/// Distinct actors remembered per cached statement as having their table-level edges
+/// recorded already; past this, the edges are recorded again each time (still correct).
+const LINKED_PER_STATEMENT: usize = 16;
+/// At most this many records a unit of work read become the sources of one record it
+/// produced (`derived_from` fan-in); the rest are counted on the produced record as
+/// `derived_from_truncated`.
+pub(crate) const DERIVED_FAN_IN: usize = 16;
+/// Records attributed per query by default (a `SELECT` of a million rows records the first
+/// this many); see [`crate::Pool::records_per_query`].
+pub(crate) const RECORDS_PER_QUERY: usize = 1000;
+/// Produced edges a transaction holds back until it commits.
+pub(crate) const PENDING_PER_TRANSACTION: usize = 10_000;
+
+/// One cached statement: its analysis and the IDs it will record, built once.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) analysis: Option<Analysis>,
+    reads: Vec<ArtifactId>,
+    writes: Vec<ArtifactId>,
+    /// `(tbl, col)` for every written column.
+    columns: Vec<(ArtifactId, ArtifactId)>,
+    /// Tables whose rows the result can carry keys of.
+    row_tables: Vec<TableName>,
+    linked: Mutex<SmallVec<[u64; 4]>>,
+}
+
+impl Entry {
+    fn new(analysis: Option<Analysis>) -> Entry {
+        let mut entry = Entry {
+            analysis: None,
+            reads: Vec::new(),
+            writes: Vec::new(),
+            columns: Vec::new(),
+            row_tables: Vec::new(),
+            linked: Mutex::new(SmallVec::new()),
+        };
+        let Some(analysis) = analysis else {
+            return entry;
+        };
+        entry.reads = analysis.reads().filter_map(table_artifact).collect();
+        entry.writes = analysis.writes().filter_map(table_artifact).collect();
+        entry.columns = analysis
+            .written_columns()
+            .filter_map(|c| {
+                let t = id_table(c.table());
+                Some((
+                    provenance::table_id(t).ok()?,
+                    provenance::column_id(t, c.column()).ok()?,
+                ))
+            })
+            .collect();
+        if let Some(rows) = analysis.rows() {
+            entry.row_tables = match rows.effect() {
+                Effect::Read => analysis.reads().cloned().collect(),
+                Effect::Produced => analysis.writes().cloned().collect(),
+            };
+        }
+        entry.analysis = Some(analysis);
+        entry
+    }
+
+    /// Whether `actor`'s table-level edges for this statement are recorded already; marks
+    /// them so when it answers no and there is room.
+    fn first_link(&self, actor: u64) -> bool {
+        let mut linked = self.linked.lock();
+        if linked.contains(&actor) {
+            return false;
+        }
+        if linked.len() < LINKED_PER_STATEMENT {
+            linked.push(actor);
+        }
+        true
+    }
+}
+
+fn id_table(t: &TableName) -> IdTable<'_> {
+    IdTable {
+        schema: t.schema(),
+        name: t.name(),
+    }
+}
+
+fn table_artifact(t: &TableName) -> Option<ArtifactId> {
+    provenance::table_id(id_table(t)).ok()
+}
+
+type AnalysisShard = HashMap<Box<str>, Arc<Entry>>;
+
+/// Per pool: the store and the caches.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    pub(crate) store: Store,
+    dialect: crate::Dialect,
+    hasher: DefaultHashBuilder,
+    analyses: Box<[Mutex<AnalysisShard>]>,
+    keys: Mutex<HashMap<TableName, Arc<[String]>>>,
+    pub(crate) records_per_query: AtomicUsize,
+}
+
+impl Recorder {
+    pub(crate) fn new(store: Store, dialect: crate::Dialect) -> Recorder {
+        Recorder {
+            store,
+            dialect,
+            hasher: DefaultHashBuilder::default(),
+            analyses: (0..CACHE_SHARDS)
+                .map(|_| Mutex::new(HashMap::new()))
+                .collect(),
+            keys: Mutex::new(HashMap::new()),
+            records_per_query: AtomicUsize::new(RECORDS_PER_QUERY),
+        }
+    }
+
+    /// The cached analysis of `sql`, analysing it on a miss.
+    pub(crate) fn entry(&self, sql: &str) -> Arc<Entry> {
+        let key = cache_key(sql);
+        let hash = self.hasher.hash_one(&*key);
+        let shard = &self.analyses[(hash >> 32) as usize % CACHE_SHARDS];
+        if let Some(e) = shard.lock().get(&*key) {
+            return e.clone();
+        }
+        // Parse outside the lock: it costs microseconds.
+        let entry = Arc::new(Entry::new(analyze(&key, self.dialect).ok()));
+        let mut map = shard.lock();
+        if map.len() >= ANALYSIS_CACHE / CACHE_SHARDS {
+            // Replace one entry rather than flush them all.
+            if let Some(old) = map.keys().next().cloned() {
+                map.remove(&old);
+            }
+        }
+        map.entry(key.into_owned().into_boxed_str())
+            .or_insert(entry)
+            .clone()
+    }
+
+    /// Tables of `entry`'s result rows whose primary key is not known yet.
+    pub(crate) fn unknown_keys<'e>(&self, entry: &'e Entry) -> SmallVec<[&'e TableName; 2]> {
+        if entry.row_tables.is_empty() {
+            return SmallVec::new();
+        }
+        let keys = self.keys.lock();
+        entry
+            .row_tables
+            .iter()
+            .filter(|t| !keys.contains_key(*t))
+            .collect()
+    }
+
+    /// Finds the primary keys of `tables` on `conn` and remembers them. A failed catalog
+    /// query is not remembered (it is asked again next time) and never reaches the host.
+    pub(crate) async fn discover_keys<DB: Driver>(
+        &self,
+        conn: &mut DB::Connection,
+        tables: &[&TableName],
+    ) {
+        for &table in tables {
+            if let Ok(columns) = DB::primary_key(conn, table).await {
+                let mut keys = self.keys.lock();
+                if keys.len() >= KEY_CACHE {
+                    keys.clear();
+                }
+                keys.insert(table.clone(), columns.into());
+            }
+        }
+    }
+
+    fn key_of(&self, table: &TableName) -> Option<Arc<[String]>> {
+        self.keys.lock().get(table).cloned()
+    }
+}
+
+/// Who ran a query: the innermost `fn:` and the `req:`/`job:` around it, read when the query
+/// is issued (in the caller's task and span).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Actor {
+    /// The innermost function, else the activity.
+    who: Option<ArtifactId>,
+    /// The request or job, when it is not `who`.
+    activity: Option<ArtifactId>,
+}
+
+impl Actor {
+    /// The innermost function, else the activity.
+    pub(crate) fn who(&self) -> Option<&ArtifactId> {
+        self.who.as_ref()
+    }
+
+    pub(crate) fn current() -> Actor {
+        let now = provenance::span::current();
+        match (now.function, now.activity) {
+            (Some(f), activity) => Actor {
+                who: Some(f),
+                activity,
+            },
+            (None, activity) => Actor {
+                who: activity,
+                activity: None,
+            },
+        }
+    }
+}
+
+/// A result table's `tbl:` ID, its name, and where its key columns are in each row.
+type KeyColumns = (ArtifactId, TableName, SmallVec<[usize; 2]>);
+
+/// Edges held back inside a transaction until it commits.
+pub(crate) type Pending = Arc<Mutex<PendingEdges>>;
+
+/// See [`Pending`].
+#[derive(Debug, Default)]
+pub(crate) struct PendingEdges {
+    pub(crate) edges: Vec<(ArtifactId, Relation, ArtifactId)>,
+    pub(crate) dropped: u64,
+}
+
+/// Follows one query from its call to its end, and records what it saw when it ends: on
+/// success, when the stream is dropped early, or when the future is cancelled (the `Drop`).
+pub(crate) struct Observation<DB: Driver> {
+    recorder: Arc<Recorder>,
+    entry: Arc<Entry>,
+    actor: Actor,
+    pending: Option<Pending>,
+    /// Per result table: its `tbl:` ID, name, and the indexes of its key columns in the row.
+    layout: Option<Vec<KeyColumns>>,
+    records: usize,
+    rows: u64,
+    results: u64,
+    produced: SmallVec<[ArtifactId; 4]>,
+    failed: bool,
+    done: bool,
+    _db: std::marker::PhantomData<fn() -> DB>,
+}
+
+impl<DB: Driver> Observation<DB> {
+    pub(crate) fn new(
+        recorder: Arc<Recorder>,
+        entry: Arc<Entry>,
+        actor: Actor,
+        pending: Option<Pending>,
+    ) -> Self {
+        Observation {
+            recorder,
+            entry,
+            actor,
+            pending,
+            layout: None,
+            records: 0,
+            rows: 0,
+            results: 0,
+            produced: SmallVec::new(),
+            failed: false,
+            done: false,
+            _db: std::marker::PhantomData,
+        }
+    }
+
+    /// One item of `fetch_many`.
+    pub(crate) fn see(&mut self, item: &Either<DB::QueryResult, DB::Row>) {
+        match item {
+            Either::Left(_) => self.results += 1,
+            Either::Right(row) => self.row(row),
+        }
+    }
+
+    /// One result row: records the key it carries, if any.
+    pub(crate) fn row(&mut self, row: &DB::Row) {
+        self.rows += 1;
+        let Some(who) = self.actor.who.clone() else {
+            return;
+        };
+        let Some(rows) = self.entry.analysis.as_ref().and_then(Analysis::rows) else {
+            return;
+        };
+        if self.records >= self.recorder.records_per_query.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.layout.is_none() {
+            self.layout = Some(self.layout_of(row));
+        }
+        let relation = match rows.effect() {
+            Effect::Read => Relation::Read,
+            Effect::Produced => Relation::Produced,
+        };
+        let layout = self.layout.take().unwrap_or_default();
+        for (tbl, table, columns) in &layout {
+            let parts: Option<SmallVec<[KeyPart; 2]>> =
+                columns.iter().map(|&i| DB::key_part(row, i)).collect();
+            let Some(parts) = parts else { continue };
+            let Ok(rec) = provenance::composite_record_id(id_table(table), parts) else {
+                continue;
+            };
+            self.records += 1;
+            let written = relation == Relation::Produced;
+            self.emit(&who, relation, &rec, written);
+            if let Some(activity) = self.actor.activity.clone() {
+                self.emit(&activity, relation, &rec, written);
+            }
+            self.emit(tbl, Relation::Contains, &rec, written);
+            if relation == Relation::Produced && self.produced.len() < DERIVED_FAN_IN {
+                self.produced.push(rec);
+            }
+        }
+        self.layout = Some(layout);
+    }
+
+    /// Which columns of the rows hold the key of which table, from the first row's columns.
+    fn layout_of(&self, row: &DB::Row) -> Vec<KeyColumns> {
+        let Some(rows) = self.entry.analysis.as_ref().and_then(Analysis::rows) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for table in &self.entry.row_tables {
+            let key = self.recorder.key_of(table);
+            let fallback = [String::from("id")];
+            let key: &[String] = match key.as_deref() {
+                Some(k) if !k.is_empty() => k,
+                _ => &fallback,
+            };
+            let mut indexes = SmallVec::new();
+            for part in key {
+                let found = row.columns().iter().position(|c| {
+                    rows.source_of(c.name())
+                        .is_some_and(|s| s.table() == table && s.column() == part)
+                });
+                match found {
+                    Some(i) => indexes.push(i),
+                    None => break,
+                }
+            }
+            if indexes.len() == key.len()
+                && let Some(tbl) = table_artifact(table)
+            {
+                out.push((tbl, table.clone(), indexes));
+            }
+        }
+        out
+    }
+
+    /// Finds the primary keys of the tables this query's rows come from, on the query's own
+    /// connection (so a pool of one connection cannot deadlock, and a table created earlier in
+    /// the same transaction is visible), once per table.
+    pub(crate) async fn discover_keys(&self, conn: &mut DB::Connection) {
+        if self.actor.who.is_none() {
+            return;
+        }
+        let tables = self.recorder.unknown_keys(&self.entry);
+        if !tables.is_empty() {
+            self.recorder.discover_keys::<DB>(conn, &tables).await;
+        }
+    }
+
+    pub(crate) fn fail(&mut self) {
+        self.failed = true;
+    }
+
+    pub(crate) fn finish(mut self) {
+        self.done = true;
+        self.record();
+    }
+
+    /// Records one edge, or, inside a transaction and when it says something was written
+    /// (`deferred`), holds it back until the commit.
+    fn emit(&self, from: &ArtifactId, relation: Relation, to: &ArtifactId, deferred: bool) {
+        if let (true, Some(pending)) = (deferred, &self.pending) {
+            let mut p = pending.lock();
+            if p.edges.len() < PENDING_PER_TRANSACTION {
+                p.edges.push((from.clone(), relation, to.clone()));
+            } else {
+                p.dropped += 1;
+            }
+            return;
+        }
+        // Recording must never fail the host: a store error loses this edge only.
+        let _ = self.recorder.store.relate(from, relation, to);
+    }
+
+    /// Table-level edges, `derived_from`, and counters, once, when the query ends.
+    fn record(&mut self) {
+        let store = &self.recorder.store;
+        let Some(who) = self.actor.who.clone() else {
+            return;
+        };
+        if self.failed {
+            let _ = store.count(&who, "query_errors", 1);
+            return;
+        }
+        let entry = self.entry.clone();
+        if entry.analysis.is_none() {
+            store.count_unanalysed_query();
+            let _ = store.count(&who, "unanalysed_queries", 1);
+            return;
+        }
+        // Table-level edges of a structural actor (a `fn:`) are the same every time: record
+        // them once per statement. A request or job is new each time.
+        // (Inside a transaction they may be rolled back, so they are not marked as done.)
+        let once =
+            who.kind().is_event() || self.pending.is_some() || entry.first_link(hash_of(&who));
+        if once {
+            for t in &entry.reads {
+                self.emit(&who, Relation::Read, t, false);
+            }
+            for t in &entry.writes {
+                self.emit(&who, Relation::Produced, t, true);
+            }
+            for (t, c) in &entry.columns {
+                self.emit(t, Relation::Contains, c, true);
+                self.emit(&who, Relation::Produced, c, true);
+            }
+        }
+        self.derive();
+    }
+
+    /// A record produced by a unit of work that read records before is derived from them.
+    fn derive(&mut self) {
+        if self.produced.is_empty() {
+            return;
+        }
+        let Some(activity) = self.actor.activity.as_ref().or(self.actor.who.as_ref()) else {
+            return;
+        };
+        if !activity.kind().is_event() {
+            return;
+        }
+        let read: Vec<ArtifactId> = self
+            .recorder
+            .store
+            .neighbors(activity.as_str())
+            .into_iter()
+            .filter(|n| {
+                n.relation == Relation::Read
+                    && n.direction == provenance::Direction::Outgoing
+                    && n.id.kind() == Kind::Rec
+            })
+            .map(|n| n.id)
+            .collect();
+        let produced = std::mem::take(&mut self.produced);
+        for rec in &produced {
+            let sources: Vec<&ArtifactId> = read.iter().filter(|r| *r != rec).collect();
+            for source in sources.iter().take(DERIVED_FAN_IN) {
+                self.emit(rec, Relation::DerivedFrom, source, true);
+            }
+            if sources.len() > DERIVED_FAN_IN {
+                let extra = (sources.len() - DERIVED_FAN_IN) as u64;
+                let _ = self
+                    .recorder
+                    .store
+                    .count(rec, "derived_from_truncated", extra);
+            }
+        }
+    }
+}
+
+impl<DB: Driver> Drop for Observation<DB> {
+    fn drop(&mut self) {
+        // A stream dropped early or a cancelled future: what was seen still happened. A query
+        // dropped before anything came back may not have run at all: nothing is recorded.
+        if !self.done && (self.rows > 0 || self.results > 0) {
+            self.done = true;
+            self.record();
+        }
+    }
+}
+
+fn hash_of(id: &ArtifactId) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    id.as_str().hash(&mut h);
+    h.finish()
+}

@@ -1,0 +1,369 @@
+//! What the instrumented pool records, on real PostgreSQL, MariaDB and SQLite: tables read and
+//! written, columns, records by primary key (composite and fallback), `derived_from` within a
+//! unit of work, transactions, unanalysable SQL, and the per-query record cap.
+
+mod common;
+
+use common::{has_edge, targets};
+use provenance::context::{Context, scope};
+use provenance::{Relation, SpanLayer, Store};
+use sqlx::AssertSqlSafe;
+use tracing_subscriber::prelude::*;
+
+fn request(id: &str) -> Context {
+    Context::from_iter([("request_id", format!("req:{id}"))])
+}
+
+/// Runs the lineage scenario against one database. Placeholders are `$1` for PostgreSQL and
+/// `?` elsewhere; the `ph` closure picks.
+macro_rules! scenario {
+    ($pool:expr, $store:expr, $postgres:expr, $tag:expr) => {{
+        let pool = &$pool;
+        let store: &Store = &$store;
+        let pg: bool = $postgres;
+        let p = |n: usize| if pg { format!("${n}") } else { "?".to_owned() };
+        let customers = common::unique(&format!("customers_{}", $tag));
+        let orders = common::unique(&format!("orders_{}", $tag));
+        let lines = common::unique(&format!("lines_{}", $tag));
+        let text = if pg { "TEXT" } else { "VARCHAR(40)" };
+        for ddl in [
+            format!("CREATE TABLE {customers} (id BIGINT PRIMARY KEY, name {text})"),
+            format!("CREATE TABLE {orders} (id BIGINT PRIMARY KEY, customer_id BIGINT, total BIGINT)"),
+            // A composite key.
+            format!("CREATE TABLE {lines} (order_id BIGINT, line BIGINT, sku {text}, PRIMARY KEY (order_id, line))"),
+        ] {
+            sqlx::query(AssertSqlSafe(ddl)).execute(pool).await.unwrap();
+        }
+        sqlx::query(AssertSqlSafe(format!("INSERT INTO {customers} (id, name) VALUES (7, 'ada')")))
+            .execute(pool)
+            .await
+            .unwrap();
+
+        // Request r1 reads customer 7, then writes order 42: the order derives from the customer.
+        let (c, o) = (customers.clone(), orders.clone());
+        let p1 = p(1);
+        let (p1b, p2, p3) = (p(1), p(2), p(3));
+        scope(request(&format!("r1{}", $tag)), async move {
+            let name: String = sqlx::query_scalar(AssertSqlSafe(format!("SELECT name FROM {c} WHERE id = {p1}")))
+                .bind(7i64)
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(name, "ada");
+            // Selecting the key makes the record known.
+            let _ = sqlx::query(AssertSqlSafe(format!("SELECT id, name FROM {c} WHERE id = {p1}")))
+                .bind(7i64)
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            sqlx::query(AssertSqlSafe(format!("INSERT INTO {o} (id, customer_id, total) VALUES ({p1b}, {p2}, {p3})")))
+                .bind(42i64)
+                .bind(7i64)
+                .bind(990i64)
+                .execute(pool)
+                .await
+                .unwrap();
+            // The insert has no RETURNING: which row it wrote is not in its result, so the
+            // record is learnt from reading it back.
+            let _ = sqlx::query(AssertSqlSafe(format!("UPDATE {o} SET total = total + 1 WHERE id = 42")))
+                .execute(pool)
+                .await
+                .unwrap();
+        })
+        .await;
+        let req = format!("req:r1{}", $tag);
+        assert!(has_edge(store, &req, Relation::Read, &format!("tbl:{customers}")), "{:?}", store.neighbors(&req));
+        assert!(has_edge(store, &req, Relation::Produced, &format!("tbl:{orders}")));
+        assert!(has_edge(store, &req, Relation::Read, &format!("rec:{customers}:7")));
+        assert!(has_edge(store, &format!("tbl:{customers}"), Relation::Contains, &format!("rec:{customers}:7")));
+        assert!(has_edge(store, &format!("tbl:{orders}"), Relation::Contains, &format!("col:{orders}.customer_id")));
+        assert!(has_edge(store, &req, Relation::Produced, &format!("col:{orders}.total")));
+
+        // Request r2 writes with RETURNING: the record is produced, and derived from what r2 read.
+        let (c, o, l) = (customers.clone(), orders.clone(), lines.clone());
+        let (p1, p2, p3) = (p(1), p(2), p(3));
+        scope(request(&format!("r2{}", $tag)), async move {
+            let _ = sqlx::query(AssertSqlSafe(format!("SELECT * FROM {c} WHERE id = {p1}")))
+                .bind(7i64)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+            if pg {
+                let id: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+                    "INSERT INTO {o} (id, customer_id, total) VALUES ({p1}, {p2}, {p3}) RETURNING id"
+                )))
+                .bind(43i64)
+                .bind(7i64)
+                .bind(10i64)
+                .fetch_one(pool)
+                .await
+                .unwrap();
+                assert_eq!(id, 43);
+            } else {
+                sqlx::query(AssertSqlSafe(format!("INSERT INTO {o} (id, customer_id, total) VALUES ({p1}, {p2}, {p3})")))
+                    .bind(43i64)
+                    .bind(7i64)
+                    .bind(10i64)
+                    .execute(pool)
+                    .await
+                    .unwrap();
+                // MariaDB and SQLite both support INSERT ... RETURNING too, but keep one
+                // driver on the plain path; read it back to learn the record.
+                let _ = sqlx::query(AssertSqlSafe(format!("SELECT id FROM {o} WHERE id = 43")))
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+            }
+            // Composite key: rec:lines:43/1 through RETURNING (all three support it).
+            let _ = sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO {l} (order_id, line, sku) VALUES ({p1}, {p2}, {p3}) RETURNING order_id, line"
+            )))
+            .bind(43i64)
+            .bind(1i64)
+            .bind("tea")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        })
+        .await;
+        let req = format!("req:r2{}", $tag);
+        assert!(has_edge(store, &req, Relation::Read, &format!("rec:{customers}:7")));
+        if pg {
+            assert!(has_edge(store, &req, Relation::Produced, &format!("rec:{orders}:43")));
+            assert!(has_edge(store, &format!("rec:{orders}:43"), Relation::DerivedFrom, &format!("rec:{customers}:7")));
+        } else {
+            assert!(has_edge(store, &req, Relation::Read, &format!("rec:{orders}:43")));
+        }
+        let line = provenance::composite_record_id(lines.as_str(), [43, 1]).unwrap();
+        assert!(has_edge(store, &req, Relation::Produced, line.as_str()), "{:?}", store.neighbors(&req));
+        assert!(has_edge(store, line.as_str(), Relation::DerivedFrom, &format!("rec:{customers}:7")));
+
+        // A join: only the table whose key is unambiguous gets records.
+        let (c, o) = (customers.clone(), orders.clone());
+        scope(request(&format!("r3{}", $tag)), async move {
+            let rows = sqlx::query(AssertSqlSafe(format!(
+                "SELECT o.id, c.name FROM {o} o JOIN {c} c ON c.id = o.customer_id ORDER BY o.id"
+            )))
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            assert_eq!(rows.len(), 2);
+        })
+        .await;
+        let req = format!("req:r3{}", $tag);
+        assert_eq!(
+            targets(store, &req, Relation::Read),
+            {
+                let mut v = vec![
+                    format!("rec:{orders}:42"),
+                    format!("rec:{orders}:43"),
+                    format!("tbl:{customers}"),
+                    format!("tbl:{orders}"),
+                ];
+                v.sort();
+                v
+            }
+        );
+
+        // Transactions: a rolled-back write records no record; a committed one does.
+        let (o, p1, p2) = (orders.clone(), p(1), p(2));
+        let pool2 = pool.clone();
+        scope(request(&format!("r4{}", $tag)), async move {
+            let mut tx = pool2.begin().await.unwrap();
+            let _ = sqlx::query(AssertSqlSafe(format!("INSERT INTO {o} (id, total) VALUES ({p1}, {p2}) RETURNING id")))
+                .bind(50i64)
+                .bind(1i64)
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap();
+            tx.rollback().await.unwrap();
+            let mut tx = pool2.begin().await.unwrap();
+            let _ = sqlx::query(AssertSqlSafe(format!("INSERT INTO {o} (id, total) VALUES ({p1}, {p2}) RETURNING id")))
+                .bind(51i64)
+                .bind(1i64)
+                .fetch_all(&mut tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        })
+        .await;
+        let req = format!("req:r4{}", $tag);
+        assert!(!has_edge(store, &req, Relation::Produced, &format!("rec:{orders}:50")));
+        assert!(store.lookup(&format!("rec:{orders}:50")).is_none());
+        assert!(has_edge(store, &req, Relation::Produced, &format!("rec:{orders}:51")));
+        let counts = store.lookup(&req).unwrap().counters;
+        assert_eq!(counts.get("rollbacks"), Some(&1), "{counts:?}");
+        assert_eq!(counts.get("commits"), Some(&1), "{counts:?}");
+
+        for t in [&lines, &orders, &customers] {
+            sqlx::query(AssertSqlSafe(format!("DROP TABLE {t}"))).execute(pool).await.unwrap();
+        }
+    }};
+}
+
+#[tokio::test]
+async fn postgres_records_tables_columns_records_and_derivations() {
+    let Some(raw) = common::postgres("lineage::postgres").await else {
+        return;
+    };
+    let store = Store::new();
+    let pool = provenance_sqlx::PgPool::new(raw, store.clone());
+    scenario!(pool, store, true, "pg");
+}
+
+#[tokio::test]
+async fn mariadb_records_tables_columns_records_and_derivations() {
+    let Some(raw) = common::mysql("lineage::mariadb").await else {
+        return;
+    };
+    let store = Store::new();
+    let pool = provenance_sqlx::MySqlPool::new(raw, store.clone());
+    scenario!(pool, store, false, "my");
+}
+
+#[tokio::test]
+async fn sqlite_records_tables_columns_records_and_derivations() {
+    let store = Store::new();
+    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
+    scenario!(pool, store, false, "lite");
+}
+
+#[tokio::test]
+async fn the_innermost_function_is_the_actor_and_its_table_edges_are_recorded_once() {
+    let store = Store::new();
+    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
+    sqlx::query("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    #[tracing::instrument(skip(pool))]
+    async fn add_item(pool: &provenance_sqlx::SqlitePool, name: &str) -> i64 {
+        sqlx::query_scalar("INSERT INTO items (name) VALUES (?) RETURNING id")
+            .bind(name)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    }
+
+    let subscriber = tracing_subscriber::registry().with(SpanLayer::new(store.clone()));
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let ids = scope(request("fn1"), async {
+        [add_item(&pool, "a").await, add_item(&pool, "b").await]
+    })
+    .await;
+    assert_eq!(ids, [1, 2]);
+    let f = provenance::function_id(module_path!(), "add_item").unwrap();
+    let f = f.as_str();
+    assert!(has_edge(&store, f, Relation::Produced, "tbl:items"));
+    assert!(has_edge(&store, f, Relation::Produced, "col:items.name"));
+    assert!(has_edge(&store, f, Relation::Produced, "rec:items:1"));
+    assert!(has_edge(&store, f, Relation::Produced, "rec:items:2"));
+    // The request is linked to the records too, not only through the function.
+    assert!(has_edge(
+        &store,
+        "req:fn1",
+        Relation::Produced,
+        "rec:items:2"
+    ));
+    // The function's table edge exists once, however often it ran.
+    let to_table = store
+        .neighbors(f)
+        .into_iter()
+        .filter(|n| n.id.as_str() == "tbl:items")
+        .count();
+    assert_eq!(to_table, 1);
+}
+
+#[tokio::test]
+async fn sql_the_parser_cannot_read_still_runs_and_is_counted() {
+    let store = Store::new();
+    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
+    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Valid SQLite that the analysis does not understand.
+    let odd = "REINDEX";
+    assert!(provenance_sqlx::analyze(odd, provenance_sqlx::Dialect::Sqlite).is_err());
+    scope(request("odd"), async {
+        for _ in 0..2 {
+            sqlx::query(odd).execute(&pool).await.unwrap();
+        }
+        // An error the database raises is still the database's error.
+        let err = sqlx::query("REINDEX no_such_index")
+            .execute(&pool)
+            .await
+            .unwrap_err();
+        assert!(err.as_database_error().is_some(), "{err}");
+    })
+    .await;
+    assert_eq!(store.stats().unanalysed_queries, 2);
+    let counters = store.lookup("req:odd").unwrap().counters;
+    assert_eq!(counters.get("unanalysed_queries"), Some(&2), "{counters:?}");
+    assert_eq!(counters.get("query_errors"), Some(&1), "{counters:?}");
+}
+
+#[tokio::test]
+async fn postgres_runs_what_the_parser_cannot_read() {
+    let Some(raw) = common::postgres("lineage::postgres_unanalysed").await else {
+        return;
+    };
+    let store = Store::new();
+    let pool = provenance_sqlx::PgPool::new(raw, store.clone());
+    let block = "DO $$ BEGIN PERFORM 1; END $$";
+    assert!(provenance_sqlx::analyze(block, provenance_sqlx::Dialect::Postgres).is_err());
+    scope(request("pg-odd"), async {
+        sqlx::query(block).execute(&pool).await.unwrap();
+    })
+    .await;
+    assert_eq!(store.stats().unanalysed_queries, 1);
+}
+
+#[tokio::test]
+async fn a_query_records_at_most_its_cap_of_records() {
+    let store = Store::new();
+    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone())
+        .records_per_query(5);
+    sqlx::raw_sql(
+        "CREATE TABLE n (id INTEGER PRIMARY KEY); \
+         WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 100) \
+         INSERT INTO n SELECT i FROM s;",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let rows = scope(request("cap"), async {
+        sqlx::query("SELECT id FROM n")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(rows.len(), 100);
+    let recs = targets(&store, "req:cap", Relation::Read)
+        .into_iter()
+        .filter(|t| t.starts_with("rec:"))
+        .count();
+    assert_eq!(recs, 5);
+}
+
+#[tokio::test]
+async fn a_stream_dropped_early_records_the_rows_it_returned() {
+    use futures_util::TryStreamExt;
+    let store = Store::new();
+    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
+    sqlx::raw_sql("CREATE TABLE s (id INTEGER PRIMARY KEY); INSERT INTO s VALUES (1), (2), (3);")
+        .execute(&pool)
+        .await
+        .unwrap();
+    scope(request("early"), async {
+        let mut rows = sqlx::query("SELECT id FROM s ORDER BY id").fetch(&pool);
+        let _first = rows.try_next().await.unwrap();
+    })
+    .await;
+    assert_eq!(
+        targets(&store, "req:early", Relation::Read),
+        ["rec:s:1", "tbl:s"]
+    );
+}
