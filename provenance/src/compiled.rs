@@ -2,7 +2,7 @@
 //!
 //! The Elixir library discovers modules with a compile tracer. Here a build script scans the
 //! crate's sources with `provenance-build` and writes a [`Table`] of modules, functions,
-//! migrations and their edges into `OUT_DIR`; at startup [`register_compiled!`] puts that table
+//! migrations and their edges into `OUT_DIR`; at startup [`register_compiled!`](crate::register_compiled!) puts that table
 //! into a store. The runtime side needs no parser: the table is static data.
 //!
 //! # Wiring it up
@@ -128,7 +128,7 @@ impl<'a> Table<'a> {
 /// edge. Every ID is checked before anything is written, so an invalid table changes nothing.
 /// Registering the same table again only refreshes `last_seen`.
 ///
-/// See the [module docs](self) for an example; [`register_compiled!`] calls this.
+/// See the [module docs](self) for an example; [`register_compiled!`](crate::register_compiled!) calls this.
 pub fn register(store: &Store, table: &Table<'_>) -> Result<(), Error> {
     let ids = table
         .artifacts

@@ -48,6 +48,7 @@
 //! | `Provenance.put_context/1`, `get_context/0` | [`put_context`], [`get_context`], [`context::scope`] |
 //! | `module_id`, `function_id`, `table_id`, `record_id` | the same names, plus [`column_id`], [`composite_record_id`], [`request_id`], [`migration_id`], [`job_id`], [`config_id`] |
 //! | compile tracer's layer table | [`arch::classify`] |
+//! | compile tracer (module discovery) | `provenance_build::build()` in `build.rs`, then [`register_compiled!`] at startup ([`compiled`]) |
 //!
 //! # Features
 //!
