@@ -120,6 +120,7 @@ impl Scanner {
         for (name, root) in &self.crates {
             tree.add_crate(name, root);
         }
+        tree.finish();
         let mut out = Scan::default();
         self.modules(&tree, &mut out);
 
@@ -175,10 +176,10 @@ impl Scanner {
             };
             let layer = self.layer(module, controllers[m]);
             let file = self.report(&module.file);
-            for name in &module.items.functions {
+            for (name, fn_file) in &module.functions {
                 if let Ok(f) = function_id(&module.path, name) {
                     out.artifacts
-                        .insert(f.clone(), (Some(layer), Some(file.clone())));
+                        .insert(f.clone(), (Some(layer), Some(self.report(fn_file))));
                     out.edges.insert((id.clone(), Relation::Defines, f));
                 }
             }

@@ -26,6 +26,9 @@ pub(crate) struct Module {
     /// Under `#[cfg(test)]`.
     pub(crate) test: bool,
     pub(crate) children: BTreeMap<String, usize>,
+    /// Function names with the file each is in (a library and a binary of the same name
+    /// share one root module, but not one file).
+    pub(crate) functions: BTreeMap<String, PathBuf>,
     pub(crate) items: Collected,
 }
 
@@ -139,15 +142,45 @@ impl Tree {
                 other => collector.visit_item(other),
             }
         }
-        let into = &mut self.modules[idx].items;
+        let module = &mut self.modules[idx];
         let c = collector.out;
+        for name in c.functions {
+            module
+                .functions
+                .entry(name)
+                .or_insert_with(|| file.to_path_buf());
+        }
+        let into = &mut module.items;
         into.uses.extend(c.uses);
         into.globs.extend(c.globs);
         into.refs.extend(c.refs);
         into.handlers.extend(c.handlers);
-        into.functions.extend(c.functions);
         into.from_row |= c.from_row;
         into.repo_type |= c.repo_type;
+    }
+
+    /// Sorts and deduplicates what each module refers to: a path written fifty times is
+    /// resolved once.
+    pub(crate) fn finish(&mut self) {
+        for module in &mut self.modules {
+            module.items.refs.sort_unstable();
+            module.items.refs.dedup();
+            module.items.handlers.sort_unstable();
+            module.items.handlers.dedup();
+        }
+    }
+
+    /// Whether `file` is already being read further up the module tree from `parent`: a
+    /// `#[path]` loop, which rustc rejects and which would otherwise never end here.
+    fn is_ancestor_file(&self, parent: usize, file: &Path) -> bool {
+        let mut at = Some(parent);
+        while let Some(m) = at {
+            if self.modules[m].file == file {
+                return true;
+            }
+            at = self.modules[m].parent;
+        }
+        false
     }
 
     fn child(&mut self, parent: usize, m: &ItemMod, dirs: &Dirs, file: &Path) {
@@ -197,6 +230,14 @@ impl Tree {
                         }
                     }
                 };
+                if self.is_ancestor_file(parent, &child_file) {
+                    self.warnings.push(format!(
+                        "{}: `mod {name};` loads {} again, a module loop; skipped",
+                        file.display(),
+                        child_file.display()
+                    ));
+                    return;
+                }
                 let Some(ast) = self.parse(&child_file) else {
                     return;
                 };
@@ -441,6 +482,9 @@ impl Collector {
 impl<'ast> Visit<'ast> for Collector {
     // Modules declared inside a function body are rare and not followed.
     fn visit_item_mod(&mut self, _: &'ast ItemMod) {}
+
+    // `pub(in crate::a)` names a module but does not use it.
+    fn visit_vis_restricted(&mut self, _: &'ast syn::VisRestricted) {}
 
     fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
         let mut prefix = Vec::new();

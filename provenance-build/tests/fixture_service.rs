@@ -141,6 +141,8 @@ fn functions_as_spans_name_them() {
         scan.source_file("fn:shop::customers::store::insert"),
         Some("src/customers.rs")
     );
+    // The binary's root module is the library's, but its function is in its own file.
+    assert_eq!(scan.source_file("fn:shop::main"), Some("src/main.rs"));
 }
 
 #[test]
