@@ -1,0 +1,6 @@
+CREATE TABLE invoices (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    order_id BIGINT NOT NULL UNIQUE REFERENCES orders (id),
+    amount_cents BIGINT NOT NULL,
+    status TEXT NOT NULL
+);
