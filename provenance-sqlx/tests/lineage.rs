@@ -7,7 +7,7 @@ mod common;
 use common::{has_edge, targets};
 use provenance::context::{Context, scope};
 use provenance::{Relation, SpanLayer, Store};
-use sqlx::AssertSqlSafe;
+use sqlx::{AssertSqlSafe, SqlSafeStr};
 use tracing_subscriber::prelude::*;
 
 fn request(id: &str) -> Context {
@@ -366,4 +366,116 @@ async fn a_stream_dropped_early_records_the_rows_it_returned() {
         targets(&store, "req:early", Relation::Read),
         ["rec:s:1", "tbl:s"]
     );
+}
+
+/// Migrations on a real server: each applied migration is recorded once, with the tables and
+/// columns its DDL creates or alters; a second run applies (and records) nothing new.
+async fn migrations_are_recorded<DB: provenance_sqlx::Driver>(
+    pool: provenance_sqlx::Pool<DB>,
+    store: &Store,
+    tag: &str,
+) -> [String; 2]
+where
+    DB::Connection: sqlx::migrate::Migrate,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    let table = common::unique(&format!("mig_{tag}"));
+    let ledger = common::unique("_migrations");
+    let migration = |version: i64, description: &str, sql: String| {
+        Migration::new(
+            version,
+            description.to_owned().into(),
+            MigrationType::Simple,
+            AssertSqlSafe(sql).into_sql_str(),
+            false,
+        )
+    };
+    let mut migrator = Migrator::with_migrations(vec![
+        migration(
+            1,
+            "create",
+            format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY, total BIGINT)"),
+        ),
+        migration(
+            2,
+            "add status",
+            format!("ALTER TABLE {table} ADD COLUMN status VARCHAR(20)"),
+        ),
+    ]);
+    migrator.dangerous_set_table_name(ledger.clone());
+    pool.migrate(&migrator).await.unwrap();
+    assert!(has_edge(
+        store,
+        "mig:1_create",
+        Relation::Produced,
+        &format!("tbl:{table}")
+    ));
+    assert!(has_edge(
+        store,
+        "mig:1_create",
+        Relation::Produced,
+        &format!("col:{table}.total")
+    ));
+    assert!(has_edge(
+        store,
+        "mig:2_add%20status",
+        Relation::Produced,
+        &format!("col:{table}.status")
+    ));
+    assert!(has_edge(
+        store,
+        &format!("tbl:{table}"),
+        Relation::Contains,
+        &format!("col:{table}.status")
+    ));
+    assert_eq!(
+        store.lookup("mig:1_create").unwrap().layer,
+        Some(provenance::ArchLayer::Migration)
+    );
+    let edges = store.stats().edges;
+    pool.migrate(&migrator).await.unwrap();
+    assert_eq!(
+        store.stats().edges,
+        edges,
+        "a second run records nothing new"
+    );
+    [table, ledger]
+}
+
+#[tokio::test]
+async fn postgres_migrations_are_recorded() {
+    let Some(raw) = common::postgres("lineage::postgres_migrations").await else {
+        return;
+    };
+    let store = Store::new();
+    let pool = provenance_sqlx::PgPool::new(raw.clone(), store.clone());
+    for t in migrations_are_recorded::<sqlx::Postgres>(pool, &store, "pg").await {
+        sqlx::query(AssertSqlSafe(format!("DROP TABLE {t}")))
+            .execute(&raw)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn mariadb_migrations_are_recorded() {
+    let Some(raw) = common::mysql("lineage::mariadb_migrations").await else {
+        return;
+    };
+    let store = Store::new();
+    let pool = provenance_sqlx::MySqlPool::new(raw.clone(), store.clone());
+    for t in migrations_are_recorded::<sqlx::MySql>(pool, &store, "my").await {
+        sqlx::query(AssertSqlSafe(format!("DROP TABLE {t}")))
+            .execute(&raw)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn sqlite_migrations_are_recorded() {
+    let store = Store::new();
+    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
+    migrations_are_recorded::<sqlx::Sqlite>(pool, &store, "lite").await;
 }
