@@ -18,6 +18,7 @@ where
     ///
     /// ```
     /// use provenance::Store;
+    /// use sqlx::SqlSafeStr;
     /// use sqlx::migrate::{Migration, MigrationType, Migrator};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
@@ -31,7 +32,7 @@ where
     ///     1,
     ///     "create orders".into(),
     ///     MigrationType::Simple,
-    ///     "CREATE TABLE orders (id INTEGER PRIMARY KEY, total INTEGER)".into(),
+    ///     "CREATE TABLE orders (id INTEGER PRIMARY KEY, total INTEGER)".into_sql_str(),
     ///     false,
     /// )]);
     /// pool.migrate(&migrator).await?;
