@@ -139,7 +139,6 @@ impl HttpClient {
 
 async fn tour(store: &Store, state: &AppState, addr: SocketAddr, backend: &str) -> Result<()> {
     println!("Provenance tour: an orders service (axum + sqlx on {backend}) at http://{addr}");
-    println!();
 
     let http = HttpClient {
         client: Client::builder(TokioExecutor::new()).build_http(),
@@ -370,7 +369,7 @@ fn who_wrote(store: &Store, order: &ArtifactId) {
 
 /// What a request or job did: the functions that ran during it, what they read and wrote,
 /// what it started.
-fn activity_tree(store: &Store, id: &str, highlight: Option<&ArtifactId>) {
+fn activity_tree(store: &Store, id: &str, highlight: Option<&ArtifactId>, failed: Option<String>) {
     let ran = along(store, id, Relation::During, Direction::Incoming)
         .iter()
         .map(|f| describe(store, f))
@@ -417,6 +416,7 @@ fn activity_tree(store: &Store, id: &str, highlight: Option<&ArtifactId>) {
     tree(
         &describe(store, &id.parse().expect("a valid ID")),
         vec![
+            ("failed with", failed.into_iter().collect()),
             ("started by", started_by),
             ("ran", ran),
             ("read", read),
@@ -435,7 +435,7 @@ fn join(ids: &[ArtifactId]) -> String {
 
 fn what_else(store: &Store, req: &str, order: &ArtifactId) {
     heading("2. What else did that request touch?");
-    activity_tree(store, req, Some(order));
+    activity_tree(store, req, Some(order), None);
 }
 
 fn who_reads(store: &Store, table: &str) {
@@ -466,8 +466,11 @@ fn failures(store: &Store) {
             .lookup(id.as_str())
             .and_then(|a| a.metadata.get("last_error").cloned())
             .unwrap_or_default();
-        activity_tree(store, id.as_str(), None);
-        println!("     errors: {errors}, last: {last}");
+        let failed = format!(
+            "{last}  ({errors} error{})",
+            if *errors == 1 { "" } else { "s" }
+        );
+        activity_tree(store, id.as_str(), None, Some(failed));
     }
     let functions: Vec<String> = failed
         .iter()
@@ -493,7 +496,7 @@ fn failures(store: &Store) {
 
 fn the_job(store: &Store, job: &str) {
     heading(&format!("5. What did the invoicing job do? ({job})"));
-    activity_tree(store, job, None);
+    activity_tree(store, job, None, None);
     if let Some(invoice) = along(store, job, Relation::Produced, Direction::Outgoing)
         .into_iter()
         .find(|id| id.kind() == Kind::Rec && id.body().starts_with("invoices:"))
