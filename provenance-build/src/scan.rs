@@ -125,6 +125,32 @@ impl Scan {
     /// The generated Rust file: a block expression that evaluates to a
     /// `&'static provenance::compiled::Table`, read by [`provenance::register_compiled!`].
     /// Deterministic: the same sources give the same bytes.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("provenance-build-doc-rust-{}", std::process::id()));
+    /// # std::fs::create_dir_all(dir.join("src"))?;
+    /// # std::fs::write(dir.join("src/lib.rs"), "pub fn hello() {}")?;
+    /// let scan = provenance_build::Scanner::new(&dir).package(&dir, "hi").scan();
+    /// let generated = scan.to_rust();
+    /// let body = generated.split_once('\n').unwrap().1; // after the `// @generated` line
+    /// assert_eq!(body, r#"{
+    ///     static FILES: &[&str] = &[
+    ///         "src/lib.rs",
+    ///     ];
+    ///     static ARTIFACTS: &[(&str, Option<ArchLayer>, Option<u32>)] = &[
+    ///         ("fn:hi::hello", Some(ArchLayer::Lib), Some(0)),
+    ///         ("mod:hi", Some(ArchLayer::Lib), Some(0)),
+    ///     ];
+    ///     static EDGES: &[(u32, Relation, u32)] = &[
+    ///         (1, Relation::Defines, 0),
+    ///     ];
+    ///     static TABLE: Table<'static> = Table::new(FILES, ARTIFACTS, EDGES);
+    ///     &TABLE
+    /// }
+    /// "#);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn to_rust(&self) -> String {
         let tables = Tables::new(self);
         let mut out = String::with_capacity(64 * (tables.artifacts.len() + tables.edges.len()));
