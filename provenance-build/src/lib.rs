@@ -168,8 +168,15 @@ fn env(name: &'static str) -> Result<String, Error> {
     std::env::var(name).map_err(|_| Error::MissingEnv(name))
 }
 
-/// The nearest directory at or above `dir` whose `Cargo.toml` has a `[workspace]` table.
-fn workspace_root(dir: &Path) -> Option<PathBuf> {
+/// The nearest directory at or above `dir` whose `Cargo.toml` has a `[workspace]` table: the
+/// base to give [`Scanner::new`] in a build script that picks its own crate roots, so that
+/// paths read as `file!()` gives them.
+///
+/// ```
+/// let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+/// assert_eq!(provenance_build::workspace_root(here).as_deref(), here.parent());
+/// ```
+pub fn workspace_root(dir: &Path) -> Option<PathBuf> {
     dir.ancestors()
         .find(|d| {
             std::fs::read_to_string(d.join("Cargo.toml"))
