@@ -201,10 +201,19 @@ mod sqlite {
         }
 
         fn key_part(row: &SqliteRow, index: usize) -> Option<KeyPart> {
-            decode_first!(row, index,
-                i64 => KeyPart::Int,
-                String => KeyPart::Text,
-            )
+            // sqlx-sqlite 0.9 keeps a cached statement's column list after the schema changes
+            // under it (SQLite re-prepares the statement, sqlx does not re-read its columns),
+            // and then indexes past the row's values with a panic. The host's query must not
+            // fail because we read a key: such a row records nothing. (With `panic = "abort"`
+            // this cannot be caught; the stale statement is sqlx's, and so is that panic.)
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                decode_first!(row, index,
+                    i64 => KeyPart::Int,
+                    String => KeyPart::Text,
+                )
+            }))
+            .ok()
+            .flatten()
         }
     }
 }

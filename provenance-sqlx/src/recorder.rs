@@ -2,8 +2,8 @@
 //! observation that follows a query from its call to its last row.
 
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use hashbrown::{DefaultHashBuilder, HashMap};
 use parking_lot::Mutex;
@@ -45,6 +45,8 @@ pub(crate) struct Entry {
     columns: Vec<(ArtifactId, ArtifactId)>,
     /// Tables whose rows the result can carry keys of.
     row_tables: Vec<TableName>,
+    /// Where the key columns are in this statement's rows, once every key is known.
+    layout: OnceLock<Arc<[KeyColumns]>>,
     linked: Mutex<SmallVec<[u64; 4]>>,
 }
 
@@ -56,6 +58,7 @@ impl Entry {
             writes: Vec::new(),
             columns: Vec::new(),
             row_tables: Vec::new(),
+            layout: OnceLock::new(),
             linked: Mutex::new(SmallVec::new()),
         };
         let Some(analysis) = analysis else {
@@ -136,25 +139,53 @@ impl Recorder {
     }
 
     /// The cached analysis of `sql`, analysing it on a miss.
+    ///
+    /// The SQL text as given is looked up first: hashing it is cheaper than normalising it,
+    /// and the same text recurs. Only on a miss is it normalised ([`cache_key`]), so that
+    /// IN-lists of every length share one analysis (and one parse), each text then pointing
+    /// at it.
     pub(crate) fn entry(&self, sql: &str) -> Arc<Entry> {
-        let key = cache_key(sql);
-        let hash = self.hasher.hash_one(&*key);
-        let shard = &self.analyses[(hash >> 32) as usize % CACHE_SHARDS];
-        if let Some(e) = shard.lock().get(&*key) {
-            return e.clone();
+        if let Some(e) = self.lookup(sql) {
+            return e;
         }
-        // Parse outside the lock: it costs microseconds.
-        let entry = Arc::new(Entry::new(analyze(&key, self.dialect).ok()));
-        let mut map = shard.lock();
-        if map.len() >= ANALYSIS_CACHE / CACHE_SHARDS {
+        let key = cache_key(sql);
+        let entry = match self.lookup(&key) {
+            Some(e) => e,
+            None => {
+                // Parse outside any lock: it costs microseconds.
+                let e = Arc::new(Entry::new(analyze(&key, self.dialect).ok()));
+                self.insert(&key, e)
+            }
+        };
+        if key != sql {
+            self.insert(sql, entry.clone());
+        }
+        entry
+    }
+
+    fn shard(&self, sql: &str) -> &Mutex<AnalysisShard> {
+        let hash = self.hasher.hash_one(sql);
+        &self.analyses[(hash >> 32) as usize % CACHE_SHARDS]
+    }
+
+    fn lookup(&self, sql: &str) -> Option<Arc<Entry>> {
+        self.shard(sql).lock().get(sql).cloned()
+    }
+
+    /// Inserts unless another thread did first; returns the entry that is cached.
+    fn insert(&self, sql: &str, entry: Arc<Entry>) -> Arc<Entry> {
+        let mut map = self.shard(sql).lock();
+        if map.len() >= ANALYSIS_CACHE / CACHE_SHARDS && !map.contains_key(sql) {
             // Replace one entry rather than flush them all.
             if let Some(old) = map.keys().next().cloned() {
                 map.remove(&old);
             }
         }
-        map.entry(key.into_owned().into_boxed_str())
-            .or_insert(entry)
-            .clone()
+        if let Some(existing) = map.get(sql) {
+            return existing.clone();
+        }
+        map.insert(sql.into(), entry.clone());
+        entry
     }
 
     /// Tables of `entry`'s result rows whose primary key is not known yet.
@@ -225,7 +256,7 @@ impl Actor {
 }
 
 /// A result table's `tbl:` ID, its name, and where its key columns are in each row.
-type KeyColumns = (ArtifactId, TableName, SmallVec<[usize; 2]>);
+type KeyColumns = (ArtifactId, TableName, SmallVec<[(usize, Box<str>); 2]>);
 
 /// Edges held back inside a transaction until it commits.
 pub(crate) type Pending = Arc<Mutex<PendingEdges>>;
@@ -245,7 +276,7 @@ pub(crate) struct Observation<DB: Driver> {
     actor: Actor,
     pending: Option<Pending>,
     /// Per result table: its `tbl:` ID, name, and the indexes of its key columns in the row.
-    layout: Option<Vec<KeyColumns>>,
+    layout: Option<Arc<[KeyColumns]>>,
     records: usize,
     rows: u64,
     results: u64,
@@ -299,16 +330,21 @@ impl<DB: Driver> Observation<DB> {
             return;
         }
         if self.layout.is_none() {
-            self.layout = Some(self.layout_of(row));
+            // A cached layout is checked against this result's column names: `SELECT *`
+            // changes shape when the table is altered.
+            self.layout = Some(match self.entry.layout.get() {
+                Some(layout) if same_columns(layout, row) => layout.clone(),
+                _ => self.layout_of(row),
+            });
         }
         let relation = match rows.effect() {
             Effect::Read => Relation::Read,
             Effect::Produced => Relation::Produced,
         };
-        let layout = self.layout.take().unwrap_or_default();
-        for (tbl, table, columns) in &layout {
+        let layout = self.layout.clone().unwrap_or_default();
+        for (tbl, table, columns) in layout.iter() {
             let parts: Option<SmallVec<[KeyPart; 2]>> =
-                columns.iter().map(|&i| DB::key_part(row, i)).collect();
+                columns.iter().map(|(i, _)| DB::key_part(row, *i)).collect();
             let Some(parts) = parts else { continue };
             let Ok(rec) = provenance::composite_record_id(id_table(table), parts) else {
                 continue;
@@ -324,17 +360,20 @@ impl<DB: Driver> Observation<DB> {
                 self.produced.push(rec);
             }
         }
-        self.layout = Some(layout);
     }
 
     /// Which columns of the rows hold the key of which table, from the first row's columns.
-    fn layout_of(&self, row: &DB::Row) -> Vec<KeyColumns> {
+    /// Cached on the statement once every table's key is known (a statement's columns do not
+    /// change), so later queries skip this.
+    fn layout_of(&self, row: &DB::Row) -> Arc<[KeyColumns]> {
         let Some(rows) = self.entry.analysis.as_ref().and_then(Analysis::rows) else {
-            return Vec::new();
+            return Arc::new([]);
         };
         let mut out = Vec::new();
+        let mut all_known = true;
         for table in &self.entry.row_tables {
             let key = self.recorder.key_of(table);
+            all_known &= key.is_some();
             let fallback = [String::from("id")];
             let key: &[String] = match key.as_deref() {
                 Some(k) if !k.is_empty() => k,
@@ -347,7 +386,7 @@ impl<DB: Driver> Observation<DB> {
                         .is_some_and(|s| s.table() == table && s.column() == part)
                 });
                 match found {
-                    Some(i) => indexes.push(i),
+                    Some(i) => indexes.push((i, row.columns()[i].name().into())),
                     None => break,
                 }
             }
@@ -357,7 +396,11 @@ impl<DB: Driver> Observation<DB> {
                 out.push((tbl, table.clone(), indexes));
             }
         }
-        out
+        let layout: Arc<[KeyColumns]> = out.into();
+        if all_known {
+            let _ = self.entry.layout.set(layout.clone());
+        }
+        layout
     }
 
     /// Finds the primary keys of the tables this query's rows come from, on the query's own
@@ -483,6 +526,15 @@ impl<DB: Driver> Drop for Observation<DB> {
             self.record();
         }
     }
+}
+
+/// Whether `row` has the key columns of `layout` where it says.
+fn same_columns<R: Row>(layout: &[KeyColumns], row: &R) -> bool {
+    let columns = row.columns();
+    layout.iter().all(|(_, _, keys)| {
+        keys.iter()
+            .all(|(i, name)| columns.get(*i).is_some_and(|c| c.name() == &**name))
+    })
 }
 
 fn hash_of(id: &ArtifactId) -> u64 {

@@ -628,7 +628,13 @@ impl Current {
 /// ```
 pub fn current() -> Current {
     let mut now = Current::default();
-    tracing::Span::current().with_subscriber(|(id, dispatch)| {
+    // Ask the dispatcher for the current span's ID: `Span::current()` would clone the span
+    // (a reference count up, and a `try_close` when dropped) on every query.
+    tracing::dispatcher::get_default(|dispatch| {
+        let current = dispatch.current_span();
+        let Some(id) = current.id() else {
+            return;
+        };
         let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() else {
             return;
         };
