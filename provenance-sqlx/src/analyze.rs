@@ -107,9 +107,12 @@
 //!
 //! [`analyze`] never panics and never overflows the stack. The parser's recursion limit
 //! (50 levels of nested expressions, subqueries and joins) turns deeper SQL into an
-//! [`AnalyzeError`]. Long operator chains (`a OR b OR c …`), which the parser builds without
-//! recursing but which are deep trees, are analysed on a thread with a stack large enough for
-//! them, up to a million operators, and refused beyond.
+//! [`AnalyzeError`]. SQL nested more than 4 parentheses deep, or with more than 2000
+//! operators, is analysed on a thread of its own with a stack large enough for the parser's
+//! deepest recursion and for long operator chains (`a OR b OR c …`, which the parser builds
+//! without recursing but which are deep trees), up to a million operators; longer SQL is
+//! refused. On the caller's thread, analysis needs well under 1 MiB of stack in a debug build,
+//! and much less in a release build.
 
 mod key;
 mod lex;
@@ -584,16 +587,17 @@ impl Drop for Wildcard {
 /// # Ok::<(), provenance_sqlx::AnalyzeError>(())
 /// ```
 pub fn analyze(sql: &str, dialect: Dialect) -> Result<Analysis, AnalyzeError> {
-    let weight = lex::nesting_weight(sql);
-    if weight <= INLINE_WEIGHT {
+    let nesting = lex::nesting(sql);
+    if nesting.weight <= INLINE_WEIGHT && nesting.depth <= INLINE_DEPTH {
         return guarded(sql, dialect);
     }
-    if weight > MAX_WEIGHT {
-        return Err(Reason::TooLong(weight, MAX_WEIGHT).into());
+    if nesting.weight > MAX_WEIGHT {
+        return Err(Reason::TooLong(nesting.weight, MAX_WEIGHT).into());
     }
-    // Dropping (and walking) a chain of `weight` operators recurses once per operator. Give it
-    // a stack with room for that, generously: a frame is under 100 bytes in a debug build.
-    let stack = (1 << 20) + weight * 256;
+    // Room for the parser's deepest recursion, and for dropping (and walking) a chain of
+    // `weight` operators, which recurses once per operator: generously, as a debug build's
+    // frames are large. Only the pages touched are committed.
+    let stack = (32 << 20) + nesting.weight * 256;
     std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("provenance-sqlx-analyze".into())
@@ -605,9 +609,14 @@ pub fn analyze(sql: &str, dialect: Dialect) -> Result<Analysis, AnalyzeError> {
     })
 }
 
-/// Up to this many operators the syntax tree is shallow enough to drop on any thread's stack
+/// Up to this many operators the syntax tree is shallow enough to drop on the caller's stack
 /// (a few hundred KiB at most in a debug build).
 const INLINE_WEIGHT: usize = 2000;
+/// Up to this depth of parentheses the parser runs on the caller's stack. sqlparser guards its
+/// recursion by moving to a new stack segment when less than 128 KiB are left, but in a debug
+/// build one level of a subquery or parenthesised join can take more than that, so deeper SQL
+/// gets a thread whose stack the parser cannot come near the end of.
+const INLINE_DEPTH: usize = 4;
 const MAX_WEIGHT: usize = 1_000_000;
 /// sqlparser's default; deeper SQL is an error rather than a deep recursion.
 const RECURSION_LIMIT: usize = 50;

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::lex::{Class, Kind, Lexer, Token};
+use super::lex::{Kind, Lexer, Token};
 
 /// The key under which to cache the [`analyze`](super::analyze) result of `sql`.
 ///
@@ -17,16 +17,20 @@ use super::lex::{Class, Kind, Lexer, Token};
 ///   `IN (?)` and `IN ((?, ?))`;
 /// - `VALUES` keeps the first row of a run of rows with the same shape:
 ///   `VALUES (?, ?), (?, ?)` becomes `VALUES (?, ?)`;
-/// - when something was collapsed, numbered placeholders (`$1`, `?1`) are renumbered in order
-///   of first appearance, so that the placeholders after a list agree whatever its length.
+/// - when something was collapsed, placeholders that end in a number (`$1`, `?1`, `:p1`) are
+///   renumbered in order of first appearance, for each prefix, so that the placeholders after
+///   a list agree whatever its length.
 ///
 /// Two items have the same shape when they are the same tokens, except that any placeholder
 /// matches any placeholder of its kind. String literals, quoted names and comments are never
 /// changed. The key is valid SQL with the same analysis as `sql`, and `sql` itself is returned,
 /// borrowed and without allocating, when there is nothing to collapse.
 ///
-/// It runs in one pass over the bytes (one more over the text before the first collapse, in the
-/// rare case that the placeholders there are not numbered in order).
+/// An item may nest parentheses one level deep (`IN ((?, ?), (?, ?))`), a `VALUES` row two
+/// (`VALUES (?, (SELECT id FROM t WHERE k = ?))`); deeper ones are not collapsed. It runs in
+/// time linear in the length of `sql`: one pass, with a bounded look ahead at each list (and
+/// a second pass over the text before the first collapse, in the rare case that the numbered
+/// placeholders there are not in order).
 ///
 /// ```
 /// use std::borrow::Cow;
@@ -53,6 +57,13 @@ pub fn cache_key(sql: &str) -> Cow<'_, str> {
 
 struct Restart;
 
+/// How deep parentheses may nest inside an `IN` item (`(?, ?)`, `lower(?)`) and a `VALUES`
+/// row (`(?, (SELECT id FROM t WHERE k = ?))`) that is collapsed. Deeper ones are left as
+/// they are: looking ahead no further keeps each byte looked at a bounded number of times,
+/// however deeply lists nest.
+const ITEM_DEPTH: usize = 1;
+const ROW_DEPTH: usize = 2;
+
 /// The state of one pass. Output is only allocated at the first edit; up to then `sql` is the
 /// output.
 struct Rewrite<'a> {
@@ -60,7 +71,7 @@ struct Rewrite<'a> {
     out: Option<String>,
     /// `sql[..copied]` is accounted for in `out`.
     copied: usize,
-    numbers: Numbers,
+    numbers: Numbers<'a>,
 }
 
 impl<'a> Rewrite<'a> {
@@ -70,7 +81,7 @@ impl<'a> Rewrite<'a> {
             out: renumber_all.then(|| String::with_capacity(sql.len())),
             copied: 0,
             numbers: Numbers {
-                map: renumber_all.then(HashMap::new),
+                map: renumber_all.then(Default::default),
                 ..Numbers::default()
             },
         }
@@ -83,7 +94,7 @@ impl<'a> Rewrite<'a> {
         let mut skips: Vec<(usize, usize)> = Vec::new();
         while let Some(token) = lexer.next() {
             match token.kind {
-                Kind::Placeholder(class) => self.placeholder(class, token)?,
+                Kind::Placeholder(_) => self.placeholder(token)?,
                 Kind::LParen => {
                     if let Some(skip) = self.collapsible(previous, token) {
                         skips.push(skip);
@@ -98,7 +109,7 @@ impl<'a> Rewrite<'a> {
                 if self.numbers.map.is_none() && self.numbers.out_of_order {
                     return Err(Restart);
                 }
-                self.numbers.map.get_or_insert_with(HashMap::new);
+                self.numbers.map.get_or_insert_with(Default::default);
                 self.replace(keep_end, skip_end, "");
                 lexer = Lexer::at(self.sql, skip_end);
             }
@@ -122,21 +133,21 @@ impl<'a> Rewrite<'a> {
         self.copied = end;
     }
 
-    fn placeholder(&mut self, class: Class, token: Token) -> Result<(), Restart> {
-        // `$1` and `?1` carry a number after their one-byte sigil; `?` and names do not.
-        let digits = &self.sql[token.start + 1..token.end];
-        if class == Class::Named || digits.is_empty() {
-            return Ok(());
-        }
+    /// Renumbers a placeholder that ends in a number: `$1`, `?1`, and also names such as
+    /// `:p1`, which code that builds lists tends to number.
+    fn placeholder(&mut self, token: Token) -> Result<(), Restart> {
+        let text = &self.sql[token.start..token.end];
+        let split = text.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let (prefix, digits) = text.split_at(split);
         let Ok(number) = digits.parse::<u64>() else {
             return Ok(());
         };
-        if let Some(new) = self.numbers.renumber(class, number)
+        if let Some(new) = self.numbers.renumber(prefix, number)
             && new != number
         {
             let mut text = String::new();
             let _ = write!(text, "{new}");
-            self.replace(token.start + 1, token.end, &text);
+            self.replace(token.start + split, token.end, &text);
         }
         Ok(())
     }
@@ -188,12 +199,14 @@ impl<'a> Rewrite<'a> {
     }
 
     /// The item of a list that starts at `start`: up to a comma or closing parenthesis at its
-    /// own depth. `None` for an empty item or an unclosed list.
+    /// own depth. `None` for an empty item, an unclosed list, or an item nested deeper than
+    /// [`ITEM_DEPTH`].
     fn item(&self, start: usize) -> Option<(usize, usize)> {
         let mut depth = 0usize;
         let mut end = None;
         for token in Lexer::at(self.sql, start) {
             match token.kind {
+                Kind::LParen if depth == ITEM_DEPTH => return None,
                 Kind::LParen => depth += 1,
                 Kind::RParen | Kind::Comma if depth == 0 => {
                     return end.map(|end| (start, end));
@@ -206,11 +219,13 @@ impl<'a> Rewrite<'a> {
         None
     }
 
-    /// The end of the closing parenthesis that matches an opening one ending at `start`.
+    /// The end of the closing parenthesis that matches an opening one ending at `start`;
+    /// `None` if unclosed or nested deeper than [`ROW_DEPTH`].
     fn group_end(&self, start: usize) -> Option<usize> {
         let mut depth = 0usize;
         for token in Lexer::at(self.sql, start) {
             match token.kind {
+                Kind::LParen if depth == ROW_DEPTH => return None,
                 Kind::LParen => depth += 1,
                 Kind::RParen if depth == 0 => return Some(token.end),
                 Kind::RParen => depth -= 1,
@@ -252,40 +267,56 @@ impl<'a> Rewrite<'a> {
     }
 }
 
-/// Renumbering of `$n` and `?n`. Before the first collapse the numbers are left alone as long
-/// as they appear in order (each new number one more than the largest so far), which is what
-/// renumbering would give anyway; after it, each new number gets the next free one.
+/// Renumbering of placeholders that end in a number, by the prefix before the number. Before
+/// the first collapse, `$n` and `?n` are left alone as long as they appear in order (each new
+/// number one more than the largest so far), which is what renumbering would give anyway;
+/// after it, each new number of a prefix gets the next free one. Numbered names before the
+/// first collapse are not tracked: they make the pass start again, renumbering everything.
 #[derive(Default)]
-struct Numbers {
-    /// The largest number seen so far, for `$n` and `?n`; after the first collapse, the
-    /// largest number given out.
+struct Numbers<'a> {
+    /// The largest number seen so far of `$n` and of `?n`.
     largest: [u64; 2],
-    /// Numbers below this were seen before the first collapse and keep their value.
+    /// Numbers up to this were seen before the first collapse and keep their value.
     kept: [u64; 2],
     out_of_order: bool,
-    /// From the first collapse on: new numbers given to old ones.
-    map: Option<HashMap<(Class, u64), u64>>,
+    /// From the first collapse on.
+    map: Option<Renumbered<'a>>,
 }
 
-impl Numbers {
-    fn renumber(&mut self, class: Class, number: u64) -> Option<u64> {
-        let i = usize::from(class == Class::Question);
-        let Some(map) = &mut self.map else {
-            if number == self.largest[i] + 1 {
-                self.largest[i] = number;
-            } else if number > self.largest[i] {
-                self.out_of_order = true;
+/// The new number of each old one, and the last one given out, by prefix.
+#[derive(Default)]
+struct Renumbered<'a> {
+    new: HashMap<(&'a str, u64), u64>,
+    last: HashMap<&'a str, u64>,
+}
+
+impl<'a> Numbers<'a> {
+    fn renumber(&mut self, prefix: &'a str, number: u64) -> Option<u64> {
+        let sigil = match prefix {
+            "$" => Some(0),
+            "?" => Some(1),
+            _ => None,
+        };
+        let Some(Renumbered { new, last }) = &mut self.map else {
+            match sigil {
+                Some(i) if number == self.largest[i] + 1 => self.largest[i] = number,
+                Some(i) if number <= self.largest[i] => {}
+                _ => self.out_of_order = true,
             }
-            self.kept[i] = self.largest[i];
+            self.kept = self.largest;
             return None;
         };
-        if number <= self.kept[i] {
+        if let Some(i) = sigil
+            && number <= self.kept[i]
+        {
             return Some(number);
         }
-        let next = &mut self.largest[i];
-        Some(*map.entry((class, number)).or_insert_with(|| {
-            *next += 1;
-            *next
+        let last = last
+            .entry(prefix)
+            .or_insert_with(|| sigil.map_or(0, |i| self.kept[i]));
+        Some(*new.entry((prefix, number)).or_insert_with(|| {
+            *last += 1;
+            *last
         }))
     }
 }
@@ -298,9 +329,21 @@ mod tests {
     fn collapses_in_lists_and_values_rows() {
         let cases = [
             ("a IN ($1, $2, $3)", "a IN ($1)"),
+            (
+                "VALUES (?, (SELECT id FROM t WHERE k = ?)), (?, (SELECT id FROM t WHERE k = ?))",
+                "VALUES (?, (SELECT id FROM t WHERE k = ?))",
+            ),
             ("a IN (?, ?)", "a IN (?)"),
             ("a NOT IN (?1, ?2) AND b = ?3", "a NOT IN (?1) AND b = ?2"),
             ("a IN (:a, :b)", "a IN (:a)"),
+            (
+                "a IN (:p1, :p2) AND b = :p3 AND c = :q7",
+                "a IN (:p1) AND b = :p2 AND c = :q1",
+            ),
+            (
+                "x = :p1 AND a IN (:p2, :p3) AND b = :p4",
+                "x = :p1 AND a IN (:p2) AND b = :p3",
+            ),
             ("a IN (@a, @b, @c)", "a IN (@a)"),
             ("(a, b) IN ((?, ?), (?, ?))", "(a, b) IN ((?, ?))"),
             ("a IN ($1::int, $2::int)", "a IN ($1::int)"),
@@ -330,6 +373,8 @@ mod tests {
             "VALUES (?, ?)",
             "VALUES (1, 'a'), (2, 'b')",
             "VALUES (?, ?), (?)",
+            "a IN (f(g(?)), f(g(?)))",
+            "VALUES (((((?))))), (((((?)))))",
             "SELECT 'IN (?, ?)' -- IN (?, ?)\n /* IN (?, ?) */",
             "a IN (?, ?",
             "a IN (",

@@ -228,14 +228,46 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// An upper bound on how deep the parser's syntax tree for `sql` can be beyond what its
-/// recursion limit already bounds: every operator (a symbol or a word) can add one level to a
-/// left-deep chain such as `a + b + c` or `x IS NULL IS NULL`, which the parser builds in a
-/// loop. Literals, placeholders, parentheses and commas add none.
-pub(super) fn nesting_weight(sql: &str) -> usize {
-    Lexer::new(sql)
-        .filter(|t| matches!(t.kind, Kind::Word | Kind::Symbol))
-        .count()
+/// How deep the parser's syntax tree for `sql` can get, in two measures.
+///
+/// `weight` bounds the depth beyond what the parser's recursion limit bounds: every operator
+/// (a symbol or a word) can add one level to a left-deep chain such as `a + b + c` or
+/// `x IS NULL IS NULL`, which the parser builds in a loop. Literals, placeholders, parentheses
+/// and commas add none.
+///
+/// `depth` is the deepest nesting of parentheses and brackets, which is what makes the
+/// parser recurse through its largest stack frames (subqueries, parenthesised joins).
+pub(super) struct Nesting {
+    pub(super) weight: usize,
+    pub(super) depth: usize,
+}
+
+pub(super) fn nesting(sql: &str) -> Nesting {
+    let mut nesting = Nesting {
+        weight: 0,
+        depth: 0,
+    };
+    let mut depth = 0usize;
+    for token in Lexer::new(sql) {
+        match token.kind {
+            Kind::Word => nesting.weight += 1,
+            Kind::Symbol if sql.as_bytes()[token.start] == b'[' => {
+                depth += 1;
+                nesting.depth = nesting.depth.max(depth);
+            }
+            Kind::Symbol if sql.as_bytes()[token.start] == b']' => {
+                depth = depth.saturating_sub(1);
+            }
+            Kind::Symbol => nesting.weight += 1,
+            Kind::LParen => {
+                depth += 1;
+                nesting.depth = nesting.depth.max(depth);
+            }
+            Kind::RParen => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    nesting
 }
 
 #[cfg(test)]
@@ -291,9 +323,15 @@ mod tests {
     }
 
     #[test]
-    fn nesting_weight_counts_operators_only() {
-        assert_eq!(nesting_weight("(1, 'a', $1, ?)"), 0);
-        assert_eq!(nesting_weight("1 + 2 + 3"), 2);
-        assert_eq!(nesting_weight("a IS NULL"), 3);
+    fn nesting_counts_operators_and_brackets() {
+        let n = |sql| {
+            let n = nesting(sql);
+            (n.weight, n.depth)
+        };
+        assert_eq!(n("(1, 'a', $1, ?)"), (0, 1));
+        assert_eq!(n("1 + 2 + 3"), (2, 0));
+        assert_eq!(n("a IS NULL"), (3, 0));
+        assert_eq!(n("f((1), [[2]]) ')))((('"), (1, 3));
+        assert_eq!(n("))) ((("), (0, 3));
     }
 }
