@@ -10,10 +10,10 @@
 //!
 //! # What a query records
 //!
-//! Each query's SQL is parsed once ([`analyze`], cached by SQL text in a bounded cache) and
+//! Each query's SQL is parsed once ([`analyze()`], cached by SQL text in a bounded cache) and
 //! recorded against what is running: the innermost `fn:` span that a
-//! [`provenance::SpanLayer`] counted, else the request or job of the task-local
-//! [`provenance::context`].
+//! `provenance::SpanLayer` counted, else the request or job of the task-local
+//! `provenance::context`.
 //!
 //! | the query | edges |
 //! |---|---|
@@ -27,13 +27,13 @@
 //! `information_schema`, SQLite `pragma_table_info`), composite keys included, on the query's
 //! own connection just before the first query that needs them; a table without one falls back
 //! to a column named `id`. A column is attributed to a table only when the analysis can tell
-//! unambiguously ([`Rows::source_of`]). At most [`Pool::records_per_query`] records are
+//! unambiguously ([`Rows::source_of`]). At most `Pool::records_per_query` records are
 //! attributed per query.
 //!
 //! A table-level edge of a function is the same every time, so it is recorded once per
 //! statement and function; a request or job gets its own each time.
 //!
-//! Inside a [`Transaction`], reads are recorded as they happen; writes are held back and
+//! Inside a `Transaction`, reads are recorded as they happen; writes are held back and
 //! recorded when the commit succeeds, and dropped on rollback (the function or request that
 //! began the transaction counts `commits` and `rollbacks`).
 //!
@@ -47,23 +47,23 @@
 //!
 //! # What needs a signature change
 //!
-//! [`Pool`] is not a `sqlx::Pool`, on purpose (a `Deref` would let queries bypass recording
+//! `Pool` is not a `sqlx::Pool`, on purpose (a `Deref` would let queries bypass recording
 //! silently). Code typed against sqlx's types changes as follows:
 //!
 //! | sqlx | here |
 //! |---|---|
 //! | `fn f(pool: &sqlx::PgPool)` | `fn f(pool: &provenance_sqlx::PgPool)`, or generic `E: sqlx::PgExecutor<'_>` (works for both) |
-//! | `pool.begin()` → `sqlx::Transaction` | [`Pool::begin`] → [`Transaction`]; pass `&mut *tx` or `&mut tx` |
-//! | `pool.acquire()` → `PoolConnection` | [`Pool::acquire`] → [`PoolConnection`]; pass `&mut *conn` or `&mut conn` |
-//! | `A: sqlx::Acquire` bounds, `PgListener::connect_with(&pool)`, `Migrator::run(&pool)`, `#[sqlx::test]` | [`Pool::unobserved`] (not recorded); for migrations, `Pool::migrate` |
+//! | `pool.begin()` → `sqlx::Transaction` | `Pool::begin` → `Transaction`; pass `&mut *tx` or `&mut tx` |
+//! | `pool.acquire()` → `PoolConnection` | `Pool::acquire` → `PoolConnection`; pass `&mut *conn` or `&mut conn` |
+//! | `A: sqlx::Acquire` bounds, `PgListener::connect_with(&pool)`, `Migrator::run(&pool)`, `#[sqlx::test]` | `Pool::unobserved` (not recorded); for migrations, `Pool::migrate` |
 //! | nested transactions (`tx.begin()`, savepoints) | not offered: use SQL `SAVEPOINT` through the transaction |
 //!
 //! # Features
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | (none) | only [`analyze`]: no sqlx dependency |
-//! | `postgres`, `mysql`, `sqlite` | [`PgPool`], [`MySqlPool`], [`SqlitePool`] |
+//! | (none) | only [`analyze()`]: no sqlx dependency |
+//! | `postgres`, `mysql`, `sqlite` | `PgPool`, `MySqlPool`, `SqlitePool` |
 //! | `migrate` | `Pool::migrate`: run a `sqlx::migrate::Migrator` and record each migration |
 
 pub mod analyze;

@@ -1,7 +1,7 @@
 //! Turning one executed query into lineage: the analysis cache, the primary-key cache, and the
 //! observation that follows a query from its call to its last row.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -460,8 +460,9 @@ impl<DB: Driver> Observation<DB> {
         // Table-level edges of a structural actor (a `fn:`) are the same every time: record
         // them once per statement. A request or job is new each time.
         // (Inside a transaction they may be rolled back, so they are not marked as done.)
-        let once =
-            who.kind().is_event() || self.pending.is_some() || entry.first_link(hash_of(&who));
+        let once = who.kind().is_event()
+            || self.pending.is_some()
+            || entry.first_link(self.recorder.hasher.hash_one(who.as_str()));
         if once {
             for t in &entry.reads {
                 self.emit(&who, Relation::Read, t, false);
@@ -472,6 +473,17 @@ impl<DB: Driver> Observation<DB> {
             for (t, c) in &entry.columns {
                 self.emit(t, Relation::Contains, c, true);
                 self.emit(&who, Relation::Produced, c, true);
+            }
+        }
+        // The request or job around a function touched the tables too: "what did this
+        // request touch" must answer even when a query returned no rows (a 404). Its own
+        // edges, since a function's are shared by every request that ran it.
+        if let Some(activity) = self.actor.activity.clone() {
+            for t in &entry.reads {
+                self.emit(&activity, Relation::Read, t, false);
+            }
+            for t in &entry.writes {
+                self.emit(&activity, Relation::Produced, t, true);
             }
         }
         self.derive();
@@ -535,10 +547,4 @@ fn same_columns<R: Row>(layout: &[KeyColumns], row: &R) -> bool {
         keys.iter()
             .all(|(i, name)| columns.get(*i).is_some_and(|c| c.name() == &**name))
     })
-}
-
-fn hash_of(id: &ArtifactId) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    id.as_str().hash(&mut h);
-    h.finish()
 }
