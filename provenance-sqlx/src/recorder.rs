@@ -351,11 +351,19 @@ impl<DB: Driver> Observation<DB> {
             };
             self.records += 1;
             let written = relation == Relation::Produced;
-            self.emit(&who, relation, &rec, written);
-            if let Some(activity) = self.actor.activity.clone() {
-                self.emit(&activity, relation, &rec, written);
+            let activity = self.actor.activity.as_ref();
+            let edges = [Some(&who), activity, Some(tbl)]
+                .into_iter()
+                .zip([relation, relation, Relation::Contains])
+                .filter_map(|(from, r)| Some((from?, r, &rec)));
+            if written && self.pending.is_some() {
+                for (from, r, to) in edges {
+                    self.emit(from, r, to, true);
+                }
+            } else {
+                // One store call for the row's edges: one clock read, one settlement.
+                let _ = self.recorder.store.relate_all(edges);
             }
-            self.emit(tbl, Relation::Contains, &rec, written);
             if relation == Relation::Produced && self.produced.len() < DERIVED_FAN_IN {
                 self.produced.push(rec);
             }

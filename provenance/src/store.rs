@@ -566,16 +566,57 @@ impl Store {
         })
     }
 
-    /// [`Store::relate`] on validated IDs and their kinds.
-    fn relate_raw(&self, link: Link<'_>) -> Result<(), Error> {
+    /// Records several typed edges in one call: [`Store::relate`] for each, with one clock
+    /// read and one settlement of evictions for all of them (what one of them created is
+    /// never evicted to make room for another). The sqlx pool records a row's edges this way.
+    /// Stops at the first error; the edges before it are recorded.
+    ///
+    /// ```
+    /// use provenance::{Relation, Store};
+    ///
+    /// let store = Store::new();
+    /// let f = provenance::function_id("shop::orders", "find")?;
+    /// let req = provenance::request_id("r1")?;
+    /// let rec = provenance::record_id("orders", 42)?;
+    /// let tbl = provenance::table_id("orders")?;
+    /// store.relate_all([(&f, Relation::Read, &rec), (&req, Relation::Read, &rec), (&tbl, Relation::Contains, &rec)])?;
+    /// assert_eq!(store.related("rec:orders:42").len(), 3);
+    /// # Ok::<(), provenance::Error>(())
+    /// ```
+    pub fn relate_all<'a>(
+        &self,
+        edges: impl IntoIterator<Item = (&'a ArtifactId, Relation, &'a ArtifactId)>,
+    ) -> Result<(), Error> {
+        let now = now_nanos();
         let mut due = Settlement::default();
-        // Whatever happens, what was evicted is settled (counted out, neighbours told).
-        let result = self.link(link, &mut due);
+        let mut result = Ok(());
+        for (from, relation, to) in edges {
+            let link = Link {
+                from: from.as_str(),
+                from_kind: from.kind(),
+                relation,
+                to: to.as_str(),
+                to_kind: to.kind(),
+            };
+            result = self.link(link, now, &mut due);
+            if result.is_err() {
+                break;
+            }
+        }
         self.settle(due);
         result
     }
 
-    fn link(&self, link: Link<'_>, due: &mut Settlement) -> Result<(), Error> {
+    /// [`Store::relate`] on validated IDs and their kinds.
+    fn relate_raw(&self, link: Link<'_>) -> Result<(), Error> {
+        let mut due = Settlement::default();
+        // Whatever happens, what was evicted is settled (counted out, neighbours told).
+        let result = self.link(link, now_nanos(), &mut due);
+        self.settle(due);
+        result
+    }
+
+    fn link(&self, link: Link<'_>, now: u64, due: &mut Settlement) -> Result<(), Error> {
         let Link {
             from,
             from_kind,
@@ -583,7 +624,6 @@ impl Store {
             to,
             to_kind,
         } = link;
-        let now = now_nanos();
         let h = &self.inner.hasher;
         let hf = self.hash(from);
         let sf = self.shard_of(hf);
