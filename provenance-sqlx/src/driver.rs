@@ -15,6 +15,18 @@ pub trait Driver: Database + sealed::Sealed {
     /// The dialect the SQL analysis parses this database's queries with.
     const DIALECT: Dialect;
 
+    /// Whether an error inside a transaction aborts it, so that its `COMMIT` rolls back
+    /// (PostgreSQL).
+    #[doc(hidden)]
+    const ERROR_ABORTS_TRANSACTION: bool = false;
+
+    /// Whether looking up a primary key inside the host's transaction is harmless. On SQLite
+    /// it is not: the catalog read makes a deferred transaction a reader, and its first write
+    /// then fails with `SQLITE_BUSY` at once when another connection writes, where it would
+    /// have waited. There a key is looked up only outside transactions.
+    #[doc(hidden)]
+    const DISCOVER_IN_TRANSACTION: bool = true;
+
     /// The primary-key columns of `table`, in key order; empty when it has none or does not
     /// exist. Runs one catalog query on `conn`; never fails a host transaction (the query
     /// reads the catalog only and cannot raise for a missing table).
@@ -89,6 +101,7 @@ mod postgres {
 
     impl Driver for Postgres {
         const DIALECT: Dialect = Dialect::Postgres;
+        const ERROR_ABORTS_TRANSACTION: bool = true;
 
         fn primary_key<'c>(
             conn: &'c mut sqlx::PgConnection,
@@ -186,6 +199,7 @@ mod sqlite {
 
     impl Driver for Sqlite {
         const DIALECT: Dialect = Dialect::Sqlite;
+        const DISCOVER_IN_TRANSACTION: bool = false;
 
         fn primary_key<'c>(
             conn: &'c mut sqlx::SqliteConnection,

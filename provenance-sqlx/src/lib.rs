@@ -35,7 +35,18 @@
 //!
 //! Inside a `Transaction`, reads are recorded as they happen; writes are held back and
 //! recorded when the commit succeeds, and dropped on rollback (the function or request that
-//! began the transaction counts `commits` and `rollbacks`).
+//! began the transaction counts `commits` and `rollbacks`). On PostgreSQL a transaction whose
+//! last query failed is aborted and its `COMMIT` rolls back, although sqlx reports success:
+//! that counts as a rollback.
+//!
+//! The primary-key lookup runs on the host's connection, once per table (again after DDL the
+//! pool ran on that table, or after a query on it failed). It is a read of the catalog that
+//! cannot fail for a missing table. Two effects remain visible to a host that looks for them:
+//! on MySQL/MariaDB a `SELECT ROW_COUNT()` right after it reports the lookup's `-1`, and on
+//! PostgreSQL the lookup is one more prepared statement on that connection. On SQLite it never
+//! runs inside a transaction (it would turn a deferred transaction into a reader, whose first
+//! write then fails with `SQLITE_BUSY` instead of waiting); there an unknown key falls back to
+//! a column named `id` until a query outside a transaction has looked it up.
 //!
 //! # Never changes the host
 //!
@@ -57,6 +68,8 @@
 //! | `pool.acquire()` → `PoolConnection` | `Pool::acquire` → `PoolConnection`; pass `&mut *conn` or `&mut conn` |
 //! | `A: sqlx::Acquire` bounds, `PgListener::connect_with(&pool)`, `Migrator::run(&pool)`, `#[sqlx::test]` | `Pool::unobserved` (not recorded); for migrations, `Pool::migrate` |
 //! | nested transactions (`tx.begin()`, savepoints) | not offered: use SQL `SAVEPOINT` through the transaction |
+//! | `fn f(conn: &mut sqlx::PgConnection)` called with `&mut *tx` | `fn f(conn: &mut provenance_sqlx::Connection<Postgres>)`, or generic `E: sqlx::PgExecutor<'_>` |
+//! | `pool.begin_with(statement)` | not offered: `Pool::begin`, then the statement through the transaction |
 //!
 //! # Features
 //!

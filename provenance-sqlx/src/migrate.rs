@@ -49,7 +49,11 @@ where
         let result = migrator.run_direct(None, &mut *conn, false).await;
         let after = applied(&mut *conn, migrator).await;
         let store = &self.recorder().store;
-        for migration in migrator.iter() {
+        // A reversible migration's down half has the same version: it was not applied.
+        for migration in migrator
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+        {
             let v = migration.version;
             if after.contains(&v) && !before.contains(&v) {
                 let Ok(version) = u64::try_from(v) else {

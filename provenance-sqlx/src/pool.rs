@@ -292,6 +292,14 @@ impl<DB: Driver> Transaction<DB> {
         let store = &self.conn.recorder.store;
         match &result {
             Ok(()) => {
+                // PostgreSQL: a transaction whose last query failed is aborted, and its
+                // COMMIT rolls back (sqlx still returns Ok).
+                let aborted =
+                    DB::ERROR_ABORTS_TRANSACTION && pending.as_ref().is_some_and(|p| p.failed);
+                if aborted {
+                    self.count("rollbacks", 1);
+                    return result;
+                }
                 if let Some(pending) = pending {
                     for (from, relation, to) in &pending.edges {
                         let _ = store.relate(from, *relation, to);
@@ -345,8 +353,10 @@ struct Rebuilt<DB: Database> {
 impl<DB: Database> Rebuilt<DB> {
     fn new<'q, E: Execute<'q, DB>>(mut query: E) -> Self {
         let statement = query.statement().cloned();
-        let persistent = query.persistent();
+        // In the order the drivers call them: `Map::persistent` answers from whether its
+        // arguments are still there, so asking before taking them would change the flag.
         let arguments = Some(query.take_arguments());
+        let persistent = query.persistent();
         Rebuilt {
             sql: query.sql(),
             statement,
@@ -407,7 +417,7 @@ where
             }
             Ok(None) => break,
             Err(e) => {
-                observation.fail();
+                observation.fail(&e);
                 observation.finish();
                 return Err(e);
             }
@@ -431,7 +441,7 @@ where
     match &result {
         Ok(Some(row)) => observation.row(row),
         Ok(None) => {}
-        Err(_) => observation.fail(),
+        Err(e) => observation.fail(e),
     }
     observation.finish();
     result

@@ -20,6 +20,13 @@ use crate::driver::{Driver, KeyPart};
 /// many entries one is replaced, so a stream of distinct SQL can never grow memory.
 const ANALYSIS_CACHE: usize = 2048;
 const CACHE_SHARDS: usize = 16;
+/// The SQL text the cache keeps, in bytes (per pool; split across the shards). A statement
+/// can be large (a generated IN-list of thousands of items), so entries are bounded in bytes
+/// as well as in number.
+const CACHE_BYTES: usize = 4 << 20;
+/// Raw SQL text longer than this is not kept beside its normalised form; it is normalised on
+/// each call instead.
+const RAW_ALIAS_MAX: usize = 1024;
 /// Tables whose primary key is remembered.
 const KEY_CACHE: usize = 4096;
 /// Distinct actors remembered per cached statement as having their table-level edges
@@ -45,14 +52,25 @@ pub(crate) struct Entry {
     columns: Vec<(ArtifactId, ArtifactId)>,
     /// Tables whose rows the result can carry keys of.
     row_tables: Vec<TableName>,
+    /// The statement is DDL (`CREATE`, `ALTER`, `DROP`, `RENAME`, `TRUNCATE`).
+    ddl: bool,
     /// Where the key columns are in this statement's rows, once every key is known.
     layout: OnceLock<Arc<[KeyColumns]>>,
     linked: Mutex<SmallVec<[u64; 4]>>,
 }
 
 impl Entry {
-    fn new(analysis: Option<Analysis>) -> Entry {
+    fn new(sql: &str, analysis: Option<Analysis>) -> Entry {
+        let first = sql
+            .trim_start()
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .next()
+            .unwrap_or_default();
+        let ddl = ["create", "alter", "drop", "rename", "truncate"]
+            .iter()
+            .any(|k| first.eq_ignore_ascii_case(k));
         let mut entry = Entry {
+            ddl,
             analysis: None,
             reads: Vec::new(),
             writes: Vec::new(),
@@ -111,7 +129,12 @@ fn table_artifact(t: &TableName) -> Option<ArtifactId> {
     provenance::table_id(id_table(t)).ok()
 }
 
-type AnalysisShard = HashMap<Box<str>, Arc<Entry>>;
+/// One shard of the analysis cache, with the bytes of SQL text it holds.
+#[derive(Debug, Default)]
+struct AnalysisShard {
+    map: HashMap<Box<str>, Arc<Entry>>,
+    bytes: usize,
+}
 
 /// Per pool: the store and the caches.
 #[derive(Debug)]
@@ -131,7 +154,7 @@ impl Recorder {
             dialect,
             hasher: DefaultHashBuilder::default(),
             analyses: (0..CACHE_SHARDS)
-                .map(|_| Mutex::new(HashMap::new()))
+                .map(|_| Mutex::new(AnalysisShard::default()))
                 .collect(),
             keys: Mutex::new(HashMap::new()),
             records_per_query: AtomicUsize::new(RECORDS_PER_QUERY),
@@ -153,11 +176,11 @@ impl Recorder {
             Some(e) => e,
             None => {
                 // Parse outside any lock: it costs microseconds.
-                let e = Arc::new(Entry::new(analyze(&key, self.dialect).ok()));
+                let e = Arc::new(Entry::new(&key, analyze(&key, self.dialect).ok()));
                 self.insert(&key, e)
             }
         };
-        if key != sql {
+        if key != sql && sql.len() <= RAW_ALIAS_MAX {
             self.insert(sql, entry.clone());
         }
         entry
@@ -169,22 +192,33 @@ impl Recorder {
     }
 
     fn lookup(&self, sql: &str) -> Option<Arc<Entry>> {
-        self.shard(sql).lock().get(sql).cloned()
+        self.shard(sql).lock().map.get(sql).cloned()
     }
 
     /// Inserts unless another thread did first; returns the entry that is cached.
     fn insert(&self, sql: &str, entry: Arc<Entry>) -> Arc<Entry> {
-        let mut map = self.shard(sql).lock();
-        if map.len() >= ANALYSIS_CACHE / CACHE_SHARDS && !map.contains_key(sql) {
-            // Replace one entry rather than flush them all.
-            if let Some(old) = map.keys().next().cloned() {
-                map.remove(&old);
-            }
+        let budget = CACHE_BYTES / CACHE_SHARDS;
+        if sql.len() > budget {
+            // Too large to keep: analysed again next time.
+            return entry;
         }
-        if let Some(existing) = map.get(sql) {
+        let mut shard = self.shard(sql).lock();
+        if let Some(existing) = shard.map.get(sql) {
             return existing.clone();
         }
-        map.insert(sql.into(), entry.clone());
+        // Replace entries rather than flush them all.
+        while !shard.map.is_empty()
+            && (shard.map.len() >= ANALYSIS_CACHE / CACHE_SHARDS
+                || shard.bytes + sql.len() > budget)
+        {
+            let Some(old) = shard.map.keys().next().cloned() else {
+                break;
+            };
+            shard.map.remove(&old);
+            shard.bytes -= old.len();
+        }
+        shard.bytes += sql.len();
+        shard.map.insert(sql.into(), entry.clone());
         entry
     }
 
@@ -216,6 +250,16 @@ impl Recorder {
                 }
                 keys.insert(table.clone(), columns.into());
             }
+        }
+    }
+
+    fn forget_keys(&self, tables: &[TableName]) {
+        if tables.is_empty() {
+            return;
+        }
+        let mut keys = self.keys.lock();
+        for t in tables {
+            keys.remove(t);
         }
     }
 
@@ -264,8 +308,13 @@ pub(crate) type Pending = Arc<Mutex<PendingEdges>>;
 /// See [`Pending`].
 #[derive(Debug, Default)]
 pub(crate) struct PendingEdges {
-    pub(crate) edges: Vec<(ArtifactId, Relation, ArtifactId)>,
+    /// A set: a transaction repeats the same table and column edges with every query.
+    pub(crate) edges: hashbrown::HashSet<(ArtifactId, Relation, ArtifactId)>,
     pub(crate) dropped: u64,
+    /// The transaction's last query failed in the database. On PostgreSQL that aborts the
+    /// transaction: its `COMMIT` rolls back (and sqlx reports success). A later success means
+    /// the host rolled back to a savepoint.
+    pub(crate) failed: bool,
 }
 
 /// Follows one query from its call to its end, and records what it saw when it ends: on
@@ -415,7 +464,7 @@ impl<DB: Driver> Observation<DB> {
     /// connection (so a pool of one connection cannot deadlock, and a table created earlier in
     /// the same transaction is visible), once per table.
     pub(crate) async fn discover_keys(&self, conn: &mut DB::Connection) {
-        if self.actor.who.is_none() {
+        if self.actor.who.is_none() || self.pending.is_some() && !DB::DISCOVER_IN_TRANSACTION {
             return;
         }
         let tables = self.recorder.unknown_keys(&self.entry);
@@ -424,12 +473,33 @@ impl<DB: Driver> Observation<DB> {
         }
     }
 
-    pub(crate) fn fail(&mut self) {
+    /// The query failed. The primary keys looked up for it are forgotten: the error may be
+    /// that its table does not exist (yet), and an empty key must not stick.
+    pub(crate) fn fail(&mut self, error: &sqlx::Error) {
         self.failed = true;
+        if let (Some(pending), sqlx::Error::Database(_)) = (&self.pending, error) {
+            pending.lock().failed = true;
+        }
+        self.recorder.forget_keys(&self.entry.row_tables);
     }
 
     pub(crate) fn finish(mut self) {
         self.done = true;
+        if !self.failed {
+            if let Some(pending) = &self.pending {
+                pending.lock().failed = false;
+            }
+            // DDL can change a table's primary key.
+            if self.entry.ddl {
+                let written: Vec<TableName> = self
+                    .entry
+                    .analysis
+                    .iter()
+                    .flat_map(|a| a.writes().cloned())
+                    .collect();
+                self.recorder.forget_keys(&written);
+            }
+        }
         self.record();
     }
 
@@ -438,8 +508,9 @@ impl<DB: Driver> Observation<DB> {
     fn emit(&self, from: &ArtifactId, relation: Relation, to: &ArtifactId, deferred: bool) {
         if let (true, Some(pending)) = (deferred, &self.pending) {
             let mut p = pending.lock();
-            if p.edges.len() < PENDING_PER_TRANSACTION {
-                p.edges.push((from.clone(), relation, to.clone()));
+            let edge = (from.clone(), relation, to.clone());
+            if p.edges.len() < PENDING_PER_TRANSACTION || p.edges.contains(&edge) {
+                p.edges.insert(edge);
             } else {
                 p.dropped += 1;
             }
@@ -555,4 +626,42 @@ fn same_columns<R: Row>(layout: &[KeyColumns], row: &R) -> bool {
         keys.iter()
             .all(|(i, name)| columns.get(*i).is_some_and(|c| c.name() == &**name))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_analysis_cache_is_bounded_in_bytes_and_entries() {
+        let recorder = Recorder::new(Store::new(), crate::Dialect::Sqlite);
+        // Large, distinct statements: each IN-list of literals is its own text.
+        for i in 0..400 {
+            let list: Vec<String> = (0..10_000).map(|n| format!("{}", n + i)).collect();
+            let sql = format!("SELECT id FROM t WHERE id IN ({})", list.join(", "));
+            let entry = recorder.entry(&sql);
+            assert_eq!(entry.reads.len(), 1);
+        }
+        for i in 0..5_000 {
+            recorder.entry(&format!("SELECT id FROM t{i}"));
+        }
+        let (entries, bytes) = recorder.analyses.iter().fold((0, 0), |(n, b), shard| {
+            let shard = shard.lock();
+            assert_eq!(
+                shard.bytes,
+                shard.map.keys().map(|k| k.len()).sum::<usize>()
+            );
+            (n + shard.map.len(), b + shard.bytes)
+        });
+        assert!(entries <= ANALYSIS_CACHE, "{entries}");
+        assert!(bytes <= CACHE_BYTES, "{bytes}");
+    }
+
+    #[test]
+    fn in_lists_of_any_length_share_one_analysis() {
+        let recorder = Recorder::new(Store::new(), crate::Dialect::Postgres);
+        let a = recorder.entry("SELECT id FROM t WHERE id IN ($1, $2)");
+        let b = recorder.entry("SELECT id FROM t WHERE id IN ($1, $2, $3, $4)");
+        assert!(Arc::ptr_eq(&a, &b));
+    }
 }

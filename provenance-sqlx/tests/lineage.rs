@@ -523,3 +523,238 @@ async fn select_star_follows_the_table_when_it_changes_shape() {
         "{read:?}"
     );
 }
+
+// ---- Regressions found in review ----------------------------------------------------------
+
+#[tokio::test]
+async fn postgres_commit_of_an_aborted_transaction_records_nothing() {
+    let Some(raw) = common::postgres("lineage::postgres_aborted").await else {
+        return;
+    };
+    let store = Store::new();
+    let pool = provenance_sqlx::PgPool::new(raw.clone(), store.clone());
+    let t = common::unique("aborted");
+    sqlx::query(AssertSqlSafe(format!(
+        "CREATE TABLE {t} (id BIGINT PRIMARY KEY)"
+    )))
+    .execute(&raw)
+    .await
+    .unwrap();
+    let t2 = t.clone();
+    scope(request("aborted"), async {
+        let mut tx = pool.begin().await.unwrap();
+        let q = format!("INSERT INTO {t2} (id) VALUES (1) RETURNING id");
+        sqlx::query(AssertSqlSafe(q.clone()))
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        // A duplicate: PostgreSQL aborts the transaction, and COMMIT then rolls back.
+        assert!(
+            sqlx::query(AssertSqlSafe(q))
+                .fetch_all(&mut *tx)
+                .await
+                .is_err()
+        );
+        tx.commit().await.unwrap();
+    })
+    .await;
+    let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {t}")))
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "PostgreSQL rolled it back");
+    assert!(store.lookup(&format!("rec:{t}:1")).is_none());
+    let counters = store.lookup("req:aborted").unwrap().counters;
+    assert_eq!(counters.get("rollbacks"), Some(&1), "{counters:?}");
+    assert_eq!(counters.get("commits"), None, "{counters:?}");
+    sqlx::query(AssertSqlSafe(format!("DROP TABLE {t}")))
+        .execute(&raw)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn postgres_keeps_the_persistent_flag_of_a_mapped_query() {
+    let Some(raw) = common::postgres("lineage::postgres_persistent").await else {
+        return;
+    };
+    // One connection, so the prepared statements counted are the ones the query made.
+    let raw = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(raw.connect_options().as_ref().clone())
+        .await
+        .unwrap();
+    let store = Store::new();
+    let ours = provenance_sqlx::PgPool::new(raw.clone(), store.clone());
+    async fn prepared(pool: &sqlx::PgPool, marker: &str) -> i64 {
+        sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE '%{marker}%' AND statement NOT LIKE '%pg_prepared%'"
+        )))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    }
+    use sqlx::{Executor, Row};
+    let mapped = |sql: &'static str| {
+        sqlx::query(sql)
+            .bind(1i32)
+            .try_map(|r: sqlx::postgres::PgRow| r.try_get::<i32, _>(0))
+    };
+    let a = (&raw)
+        .fetch_optional(mapped("SELECT $1::int4 + 70021 AS v"))
+        .await
+        .unwrap();
+    let b = (&ours)
+        .fetch_optional(mapped("SELECT $1::int4 + 70022 AS v"))
+        .await
+        .unwrap();
+    assert_eq!(a.is_some(), b.is_some());
+    assert_eq!(prepared(&raw, "70021").await, prepared(&raw, "70022").await);
+}
+
+#[tokio::test]
+async fn a_long_transaction_keeps_every_record_it_wrote() {
+    let store = Store::new();
+    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
+    sqlx::query("CREATE TABLE batch (id INTEGER PRIMARY KEY, n INTEGER)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    scope(request("batch"), async {
+        let mut tx = pool.begin().await.unwrap();
+        for n in 0..2_000 {
+            sqlx::query("INSERT INTO batch (n) VALUES (?) RETURNING id")
+                .bind(n)
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    })
+    .await;
+    assert!(has_edge(
+        &store,
+        "req:batch",
+        Relation::Produced,
+        "rec:batch:2000"
+    ));
+    let counters = store.lookup("req:batch").unwrap().counters;
+    assert_eq!(
+        counters.get("uncommitted_edges_dropped"),
+        None,
+        "{counters:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_looked_up_before_its_table_existed_is_looked_up_again() {
+    let store = Store::new();
+    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
+    scope(request("early"), async {
+        assert!(
+            sqlx::query("SELECT code, id FROM parts")
+                .fetch_all(&pool)
+                .await
+                .is_err()
+        );
+    })
+    .await;
+    sqlx::raw_sql(
+        "CREATE TABLE parts (code TEXT PRIMARY KEY, id INTEGER); INSERT INTO parts VALUES ('x', 5);",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    scope(request("late"), async {
+        sqlx::query("SELECT code, id FROM parts")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    })
+    .await;
+    assert!(has_edge(&store, "req:late", Relation::Read, "rec:parts:x"));
+    assert!(!has_edge(&store, "req:late", Relation::Read, "rec:parts:5"));
+}
+
+#[tokio::test]
+async fn sqlite_a_transaction_waits_for_a_writer_as_it_would_without_us() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+    use std::time::Duration;
+    let path = std::env::temp_dir().join(format!("provenance-busy-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_secs(5));
+    let raw = SqlitePoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE busy (id INTEGER PRIMARY KEY, n INTEGER)")
+        .execute(&raw)
+        .await
+        .unwrap();
+    let store = Store::new();
+    let pool = provenance_sqlx::SqlitePool::new(raw.clone(), store.clone());
+    // Another connection holds the write lock for a while.
+    let mut writer = raw.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *writer)
+        .await
+        .unwrap();
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sqlx::query("COMMIT").execute(&mut *writer).await.unwrap();
+    });
+    let result = scope(request("busy"), async {
+        let mut tx = pool.begin().await.unwrap();
+        let id: i64 = sqlx::query_scalar("INSERT INTO busy (n) VALUES (1) RETURNING id")
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(id)
+    })
+    .await;
+    release.await.unwrap();
+    assert_eq!(
+        result.unwrap(),
+        1,
+        "the insert waited for the writer, as on the raw pool"
+    );
+    raw.close().await;
+    let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test]
+async fn the_down_half_of_a_reversible_migration_is_not_recorded() {
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    let store = Store::new();
+    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
+    let migrator = Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "fresh".into(),
+            MigrationType::ReversibleUp,
+            "CREATE TABLE fresh (id INTEGER PRIMARY KEY)".into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            1,
+            "fresh".into(),
+            MigrationType::ReversibleDown,
+            "DROP TABLE fresh; CREATE TABLE legacy (id INTEGER PRIMARY KEY, old_col TEXT)"
+                .into_sql_str(),
+            false,
+        ),
+    ]);
+    pool.migrate(&migrator).await.unwrap();
+    assert!(has_edge(
+        &store,
+        "mig:1_fresh",
+        Relation::Produced,
+        "tbl:fresh"
+    ));
+    assert!(store.lookup("tbl:legacy").is_none());
+}
