@@ -254,13 +254,23 @@ impl SpanLayer {
         let (Some(function), Some(module)) = (&site.function, &site.module) else {
             return;
         };
-        let mut attrs = Attributes::new();
-        if let Some(file) = site.file {
-            let layer: ArchLayer = classify(file, module.body(), Signals::none());
-            attrs = attrs.layer(layer).source_file(file);
+        for id in [module, function] {
+            let mut attrs = Attributes::new();
+            if let Some(file) = site.file {
+                attrs = attrs.source_file(file);
+                // A layer known already (registered, or found by the build-time scan from
+                // what the module contains) is better than one from the file path alone.
+                let known = self
+                    .store
+                    .lookup(id.as_str())
+                    .is_some_and(|a| a.layer.is_some());
+                if !known {
+                    let layer: ArchLayer = classify(file, module.body(), Signals::none());
+                    attrs = attrs.layer(layer);
+                }
+            }
+            let _ = self.store.describe(id, attrs);
         }
-        let _ = self.store.describe(module, attrs.clone());
-        let _ = self.store.describe(function, attrs);
         let _ = self.store.relate(module, Relation::Defines, function);
     }
 
@@ -568,7 +578,8 @@ impl Visit for Message {
         if self.0.len() >= MAX_ERROR_LEN {
             return;
         }
-        if field.name() == "message" {
+        // `#[instrument(err)]` reports the error as an `error` field with no message.
+        if field.name() == "message" || field.name() == "error" {
             let mut text = String::new();
             let _ = write!(text, "{value:?}");
             if self.0.is_empty() {

@@ -104,3 +104,39 @@ fn long_error_messages_are_cut() {
         provenance::span::MAX_ERROR_LEN
     );
 }
+
+#[tracing::instrument(err)]
+fn refuse() -> Result<(), String> {
+    Err("out of stock".to_owned())
+}
+
+#[test]
+fn instrument_err_records_the_error_itself() {
+    let store = Store::new();
+    let ctx = Context::from_iter([("request_id", "req:refused")]);
+    run(SpanLayer::new(store.clone()), || {
+        let _ = sync_scope(ctx, refuse);
+    });
+    let req = store.lookup("req:refused").unwrap();
+    assert_eq!(req.metadata["last_error"], "out of stock");
+}
+
+#[test]
+fn a_span_keeps_the_layer_a_module_was_registered_with() {
+    use provenance::{ArchLayer, ModuleInfo};
+    let store = Store::new();
+    // What a build-time scan found from the module's contents, say.
+    store
+        .register_module(module_path!(), ModuleInfo::default().layer(ArchLayer::Repo))
+        .unwrap();
+    run(SpanLayer::new(store.clone()), || {
+        let _ = refuse();
+    });
+    let module = provenance::module_id(module_path!()).unwrap();
+    let module = store.lookup(module.as_str()).unwrap();
+    assert_eq!(module.layer, Some(ArchLayer::Repo));
+    assert!(
+        module.source_file.is_some(),
+        "the span still adds the source file"
+    );
+}
