@@ -1,16 +1,12 @@
 //! Scans the service's modules and migrations so that `provenance::register_compiled!` can
 //! register them at startup.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn main() {
     let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo"));
     // Paths relative to the workspace root, as `file!()` (and so `SpanLayer`) reports them.
-    let workspace = dir
-        .ancestors()
-        .find(|d| is_workspace_root(d))
-        .unwrap_or(&dir)
-        .to_path_buf();
+    let workspace = provenance_build::workspace_root(&dir).unwrap_or_else(|| dir.clone());
     // The library only: `src/main.rs` is the tour that drives the service, not part of it.
     provenance_build::Scanner::new(workspace)
         .crate_root("example_orders", dir.join("src/lib.rs"))
@@ -18,9 +14,4 @@ fn main() {
         .migrations(dir.join("migrations/postgres"))
         .build()
         .expect("provenance: scanning the sources");
-}
-
-fn is_workspace_root(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join("Cargo.toml"))
-        .is_ok_and(|toml| toml.lines().any(|l| l.trim() == "[workspace]"))
 }

@@ -35,6 +35,8 @@ pub fn unreachable(what: &str, test: &str, error: &dyn std::fmt::Display) {
 pub async fn postgres(test: &str) -> Option<sqlx::PgPool> {
     match sqlx::postgres::PgPoolOptions::new()
         .max_connections(4)
+        // A server that is down should be reported in seconds, not sqlx's default 30.
+        .acquire_timeout(std::time::Duration::from_secs(5))
         .connect(&postgres_url())
         .await
     {
@@ -49,6 +51,7 @@ pub async fn postgres(test: &str) -> Option<sqlx::PgPool> {
 pub async fn mysql(test: &str) -> Option<sqlx::MySqlPool> {
     match sqlx::mysql::MySqlPoolOptions::new()
         .max_connections(4)
+        .acquire_timeout(std::time::Duration::from_secs(5))
         .connect(&mysql_url())
         .await
     {
