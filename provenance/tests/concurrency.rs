@@ -48,8 +48,15 @@ fn concurrent_eviction_keeps_counts_consistent() {
                 for i in 0..50_000u32 {
                     let rec = record_id("orders", format!("{t}-{i}")).unwrap();
                     let req = provenance::request_id(&format!("{t}-{i}")).unwrap();
-                    store.relate(&f, Relation::Produced, &rec).unwrap();
-                    store.relate(&req, Relation::Produced, &rec).unwrap();
+                    // One call for both edges: with two calls, a thread descheduled between
+                    // them (a loaded machine) could see its record evicted by the others and
+                    // created again, and the count below would be off by one legitimately.
+                    store
+                        .relate_all([
+                            (&f, Relation::Produced, &rec),
+                            (&req, Relation::Produced, &rec),
+                        ])
+                        .unwrap();
                 }
             });
         }
