@@ -7,8 +7,8 @@
 //! | `sqlite_100_rows/{raw,ours}` | 100 rows with their keys: 100 records |
 //! | `postgres_point_select/{raw,ours}` | `SELECT name FROM items WHERE id = $1` over loopback |
 //!
-//! "ours" runs inside a request's context and a `#[instrument]`ed function, as in a service,
-//! so every query finds its actor and records. Budgets (issue 5): ≤ 200 ns added per query on
+//! Each query runs in a request of its own, inside a span, as in a service, so every query
+//! finds its actor and records (the raw pool runs in the same context). Budgets (issue 5): ≤ 200 ns added per query on
 //! a cache hit plus ≤ 100 ns per returned row; point selects: ours / raw ≤ 1.03.
 //! Run with `cargo bench -p provenance-sqlx --bench pool`. PostgreSQL is skipped (with a
 //! message) when `PROVENANCE_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`)
@@ -30,20 +30,23 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// Times `iters` runs of `f` inside a request and a function span, as a handler would.
+/// Times `iters` runs of `f`, each in a request of its own and inside a function span, as a
+/// handler would run it (a new request each time, so nothing recorded for one query is
+/// reused by the next; the raw pool pays for the same context).
 fn timed<F, Fut>(rt: &tokio::runtime::Runtime, iters: u64, f: F) -> Duration
 where
     F: Fn() -> Fut,
     Fut: Future<Output = ()>,
 {
     rt.block_on(
-        scope(Context::from_iter([("request_id", "req:bench")]), async {
+        async {
             let start = Instant::now();
-            for _ in 0..iters {
-                f().await;
+            for i in 0..iters {
+                let ctx = Context::from_iter([("request_id", format!("req:bench-{i}"))]);
+                scope(ctx, f()).await;
             }
             start.elapsed()
-        })
+        }
         .instrument(tracing::info_span!("handler")),
     )
 }

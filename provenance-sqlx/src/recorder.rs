@@ -2,7 +2,7 @@
 //! observation that follows a query from its call to its last row.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use hashbrown::{DefaultHashBuilder, HashMap};
@@ -54,6 +54,8 @@ pub(crate) struct Entry {
     row_tables: Vec<TableName>,
     /// The statement is DDL (`CREATE`, `ALTER`, `DROP`, `RENAME`, `TRUNCATE`).
     ddl: bool,
+    /// A hash of the request or job that last recorded its table edges for this statement.
+    last_activity: AtomicU64,
     /// Where the key columns are in this statement's rows, once every key is known.
     layout: OnceLock<Arc<[KeyColumns]>>,
     linked: Mutex<SmallVec<[u64; 4]>>,
@@ -71,6 +73,7 @@ impl Entry {
             .any(|k| first.eq_ignore_ascii_case(k));
         let mut entry = Entry {
             ddl,
+            last_activity: AtomicU64::new(0),
             analysis: None,
             reads: Vec::new(),
             writes: Vec::new(),
@@ -557,7 +560,13 @@ impl<DB: Driver> Observation<DB> {
         // The request or job around a function touched the tables too: "what did this
         // request touch" must answer even when a query returned no rows (a 404). Its own
         // edges, since a function's are shared by every request that ran it.
-        if let Some(activity) = self.actor.activity.clone() {
+        // A statement run again by the same request (a loop over rows, N+1 queries) has
+        // recorded these already: the last activity is remembered per statement.
+        let repeat = |activity: &ArtifactId| {
+            let h = self.recorder.hasher.hash_one(activity.as_str());
+            self.pending.is_none() && entry.last_activity.swap(h, Ordering::Relaxed) == h
+        };
+        if let Some(activity) = self.actor.activity.clone().filter(|a| !repeat(a)) {
             for t in &entry.reads {
                 self.emit(&activity, Relation::Read, t, false);
             }
