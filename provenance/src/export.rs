@@ -63,7 +63,8 @@
 //!     "id":    "fn:shop::orders::create",         // canonical ID (see crate::id)
 //!     "kind":  "fn",                              // mod fn tbl col rec req mig job cfg
 //!     "layer": "context" | null,                  // ArchLayer, lowercase, when known
-//!     "depth": 1 | null                           // hops from the root; null in the module graph
+//!     "depth": 1 | null,                          // hops from the root; null in the module graph
+//!     "detail": "POST /orders → 201" | null       // a request's method, route, status; a job's queue
 //!   }],                                           // sorted by id
 //!   "edges": [{
 //!     "from": "fn:shop::orders::create",
@@ -154,6 +155,9 @@ pub struct Node {
     pub layer: Option<ArchLayer>,
     /// Hops from the root of a lineage walk; `None` in the module graph.
     pub depth: Option<usize>,
+    /// What the store knows that helps a reader tell it apart: a request's method, route and
+    /// status (`POST /orders → 201`), a job's queue.
+    pub detail: Option<String>,
     /// Whether this is the root of the walk. (In JSON the graph's `"root"` says it.)
     #[cfg_attr(feature = "serde", serde(skip))]
     pub root: bool,
@@ -222,6 +226,7 @@ impl Graph {
             .map(|(id, depth)| Node {
                 kind: id.kind(),
                 layer: None,
+                detail: None,
                 depth,
                 root: id == lineage.root,
                 id,
@@ -235,9 +240,18 @@ impl Graph {
         });
         nodes.dedup_by(|later, first| later.id == first.id);
         for node in &mut nodes {
-            // Only modules and functions have layers; a lookup per record would be wasted.
-            if matches!(node.kind, Kind::Mod | Kind::Fn) {
-                node.layer = store.lookup(node.id.as_str()).and_then(|a| a.layer);
+            // Only modules and functions have layers, and requests and jobs details; a lookup
+            // per record would be wasted.
+            match node.kind {
+                Kind::Mod | Kind::Fn => {
+                    node.layer = store.lookup(node.id.as_str()).and_then(|a| a.layer);
+                }
+                Kind::Req | Kind::Job => {
+                    node.detail = store
+                        .lookup(node.id.as_str())
+                        .and_then(|a| detail(&a.metadata));
+                }
+                _ => {}
             }
         }
         let edges = lineage
@@ -287,6 +301,7 @@ impl Graph {
             nodes.push(Node {
                 kind: module.kind(),
                 layer: store.lookup(module.as_str()).and_then(|a| a.layer),
+                detail: None,
                 depth: None,
                 root: false,
                 id: module,
@@ -304,6 +319,7 @@ impl Graph {
             nodes.push(Node {
                 kind: id.kind(),
                 layer: None,
+                detail: None,
                 depth: None,
                 root: false,
                 id,
@@ -380,8 +396,8 @@ impl Graph {
     ///     graph.to_json(),
     ///     concat!(
     ///         r#"{"version":1,"root":"rec:orders:42","nodes":["#,
-    ///         r#"{"id":"fn:shop::orders::create","kind":"fn","layer":null,"depth":1},"#,
-    ///         r#"{"id":"rec:orders:42","kind":"rec","layer":null,"depth":0}],"edges":["#,
+    ///         r#"{"id":"fn:shop::orders::create","kind":"fn","layer":null,"depth":1,"detail":null},"#,
+    ///         r#"{"id":"rec:orders:42","kind":"rec","layer":null,"depth":0,"detail":null}],"edges":["#,
     ///         r#"{"from":"fn:shop::orders::create","relation":"produced","to":"rec:orders:42"}]}"#,
     ///     )
     /// );
@@ -413,6 +429,11 @@ impl Graph {
                 Some(depth) => {
                     let _ = write!(out, "{depth}");
                 }
+                None => out.push_str("null"),
+            }
+            out.push_str(r#","detail":"#);
+            match &node.detail {
+                Some(detail) => json_string(&mut out, detail),
                 None => out.push_str("null"),
             }
             out.push('}');
@@ -472,6 +493,10 @@ impl Graph {
                 dot_label(&mut label, node.id.as_str());
                 if let Some(layer) = node.layer {
                     let _ = write!(label, "\\n({layer})");
+                }
+                if let Some(detail) = &node.detail {
+                    label.push_str("\\n");
+                    dot_label(&mut label, detail);
                 }
                 label.push('"');
                 out.push_str(&label);
@@ -534,6 +559,10 @@ impl Graph {
             mermaid_label(&mut out, node.id.as_str());
             if let Some(layer) = node.layer {
                 let _ = write!(out, "<br>({layer})");
+            }
+            if let Some(detail) = &node.detail {
+                out.push_str("<br>");
+                mermaid_label(&mut out, detail);
             }
             let _ = writeln!(out, "\"]:::{}", node.kind.as_str());
         }
@@ -636,6 +665,23 @@ fn push_percent(out: &mut String, c: char) {
 }
 
 /// Appends `s` as a JSON string (RFC 8259), quotes included.
+/// A request's `METHOD route → status`, or a job's queue, from its metadata.
+fn detail(metadata: &std::collections::BTreeMap<String, String>) -> Option<String> {
+    if let Some(method) = metadata.get("method") {
+        let mut d = method.clone();
+        if let Some(route) = metadata.get("route") {
+            d.push(' ');
+            d.push_str(route);
+        }
+        if let Some(status) = metadata.get("status") {
+            d.push_str(" → ");
+            d.push_str(status);
+        }
+        return Some(d);
+    }
+    metadata.get("queue").map(|q| format!("queue {q}"))
+}
+
 fn json_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {

@@ -197,6 +197,7 @@ fn nodes_the_store_does_not_hold_still_render() {
                 kind: Kind::Fn,
                 layer: None,
                 depth: Some(1),
+                detail: None,
                 root: false
             },
             Node {
@@ -204,6 +205,7 @@ fn nodes_the_store_does_not_hold_still_render() {
                 kind: Kind::Rec,
                 layer: None,
                 depth: None,
+                detail: None,
                 root: false
             },
             Node {
@@ -211,6 +213,7 @@ fn nodes_the_store_does_not_hold_still_render() {
                 kind: Kind::Req,
                 layer: None,
                 depth: Some(0),
+                detail: None,
                 root: true
             },
         ]
@@ -218,7 +221,7 @@ fn nodes_the_store_does_not_hold_still_render() {
     assert!(
         graph
             .to_json()
-            .contains(r#"{"id":"rec:t:1","kind":"rec","layer":null,"depth":null}"#)
+            .contains(r#"{"id":"rec:t:1","kind":"rec","layer":null,"depth":null,"detail":null}"#)
     );
     check_all(&graph);
 }
@@ -296,6 +299,19 @@ fn adversarial_graphs() -> Vec<Graph> {
         .unwrap();
     store.relate(&module, Relation::Defines, &func).unwrap();
     store.relate(&func, Relation::During, &req).unwrap();
+    // A request's detail comes from what the client sent: a hostile route.
+    store
+        .describe(
+            &req,
+            provenance::store::Attributes::new()
+                .attr("method", "POST")
+                .attr(
+                    "route",
+                    "/x\"]; evil --> y[\"<script>alert(1)</script>%%{init}%%|#&amp;",
+                )
+                .attr("status", "201"),
+        )
+        .unwrap();
     let ids = adversarial_ids();
     for a in &ids {
         store.relate(&func, Relation::Produced, a).unwrap();
@@ -312,6 +328,11 @@ fn adversarial_graphs() -> Vec<Graph> {
     let modules = Graph::module_graph(&store);
     assert!(down.nodes().len() > ids.len(), "{down:?}");
     assert!(up.nodes().iter().any(|n| n.layer == Some(ArchLayer::Repo)));
+    assert!(
+        down.nodes()
+            .iter()
+            .any(|n| n.detail.as_deref().is_some_and(|d| d.contains("<script>")))
+    );
     assert_eq!(modules.nodes().len(), 2);
     vec![down, up, modules]
 }
@@ -349,7 +370,8 @@ fn check_json(graph: &Graph) {
         assert_eq!(j["kind"], n.kind.as_str());
         assert_eq!(j["layer"].as_str(), n.layer.map(ArchLayer::as_str));
         assert_eq!(j["depth"].as_u64(), n.depth.map(|d| d as u64));
-        assert_eq!(j.as_object().unwrap().len(), 4);
+        assert_eq!(j["detail"].as_str(), n.detail.as_deref());
+        assert_eq!(j.as_object().unwrap().len(), 5);
     }
     let edges = v["edges"].as_array().unwrap();
     assert_eq!(edges.len(), graph.edges().len());
@@ -457,12 +479,17 @@ fn dot_attrs(toks: &[Tok], line: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// What a node's label should be: its ID, and its layer on a second line.
+/// What a node's label should be: its ID, its layer on a second line, its detail on the next.
 fn expected_label(node: &Node) -> String {
-    match node.layer {
-        Some(layer) => format!("{}\n({layer})", node.id),
-        None => node.id.to_string(),
+    let mut label = node.id.to_string();
+    if let Some(layer) = node.layer {
+        label.push_str(&format!("\n({layer})"));
     }
+    if let Some(detail) = &node.detail {
+        label.push('\n');
+        label.push_str(detail);
+    }
+    label
 }
 
 fn check_dot(graph: &Graph) {
@@ -536,6 +563,9 @@ fn graphviz_lays_out_adversarial_ids_as_text() {
             );
             if let Some(layer) = node.layer {
                 assert!(texts.contains(&format!("({layer})")));
+            }
+            if let Some(detail) = &node.detail {
+                assert!(texts.contains(detail), "{detail} not among {texts:?}");
             }
         }
         assert!(!svg.contains("<script"), "{svg}");
