@@ -865,6 +865,39 @@ impl Store {
         )
     }
 
+    /// Every artifact of `kind` the store holds, sorted: `ids_of(Kind::Req)` lists the
+    /// requests still retained (look each up for its method, route and status), to find, say,
+    /// the ones that answered 4xx without an error event.
+    ///
+    /// ```
+    /// use provenance::{Kind, Store};
+    ///
+    /// let store = Store::new();
+    /// store.record("rec:orders:42", "req:r2")?;
+    /// store.record("rec:orders:43", "req:r1")?;
+    /// let requests: Vec<String> = store.ids_of(Kind::Req).iter().map(|id| id.to_string()).collect();
+    /// assert_eq!(requests, ["req:r1", "req:r2"]);
+    /// # Ok::<(), provenance::Error>(())
+    /// ```
+    pub fn ids_of(&self, kind: Kind) -> Vec<ArtifactId> {
+        let prefix = kind.as_str();
+        let mut out = Vec::new();
+        for padded in &self.inner.shards {
+            let shard = padded.0.lock();
+            for node in &shard.nodes {
+                let key = &*node.key;
+                if key.len() > prefix.len()
+                    && key.starts_with(prefix)
+                    && key.as_bytes()[prefix.len()] == b':'
+                {
+                    out.push(ArtifactId::from_trusted(key));
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
     /// Every artifact whose counter `name` is above zero, with its value, sorted by ID:
     /// `counted("errors")` answers "which requests and functions failed".
     pub fn counted(&self, name: &str) -> Vec<(ArtifactId, u64)> {

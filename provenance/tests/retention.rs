@@ -161,3 +161,26 @@ fn attribute_keys_that_need_cleaning_do_not_pile_up() {
         [2]
     );
 }
+
+#[test]
+fn ids_of_lists_only_what_is_retained() {
+    let store = Store::with_config(Config::new().event_capacity(10).shards(2));
+    for i in 0..25 {
+        store
+            .record(&format!("rec:orders:{i}"), "fn:shop::orders::create")
+            .unwrap();
+    }
+    let recs = store.ids_of(Kind::Rec);
+    assert_eq!(recs.len() as u64, store.stats().artifacts[&Kind::Rec]);
+    assert!(recs.len() <= 10, "{recs:?}");
+    assert!(recs.iter().all(|id| store.lookup(id.as_str()).is_some()));
+    assert_eq!(
+        store
+            .ids_of(Kind::Fn)
+            .iter()
+            .map(|id| id.as_str())
+            .collect::<Vec<_>>(),
+        ["fn:shop::orders::create"]
+    );
+    assert!(store.ids_of(Kind::Req).is_empty());
+}
