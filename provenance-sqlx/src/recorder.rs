@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use hashbrown::{DefaultHashBuilder, HashMap};
 use parking_lot::Mutex;
-use provenance::{ArtifactId, Kind, Relation, Store, id::TableName as IdTable};
+use provenance::{ArtifactId, Relation, Store, id::TableName as IdTable};
 use smallvec::SmallVec;
 use sqlx::Either;
 use sqlx::{Column, Row};
@@ -32,9 +32,9 @@ const KEY_CACHE: usize = 4096;
 /// Distinct actors remembered per cached statement as having their table-level edges
 /// recorded already; past this, the edges are recorded again each time (still correct).
 const LINKED_PER_STATEMENT: usize = 16;
-/// At most this many records a unit of work read become the sources of one record it
-/// produced (`derived_from` fan-in); the rest are counted on the produced record as
-/// `derived_from_truncated`.
+/// At most this many records a unit of work read, the most recent, become the sources of one
+/// record it produced (`derived_from` fan-in); how many older ones were left out is counted
+/// on the produced record as `derived_from_truncated`.
 pub(crate) const DERIVED_FAN_IN: usize = 16;
 /// Records attributed per query by default (a `SELECT` of a million rows records the first
 /// this many); see [`crate::Pool::records_per_query`].
@@ -139,6 +139,19 @@ struct AnalysisShard {
     bytes: usize,
 }
 
+/// The records a unit of work read most recently, the sources of what it writes next.
+#[derive(Debug, Default)]
+struct RecentReads {
+    /// The last [`DERIVED_FAN_IN`] records, oldest first.
+    records: std::collections::VecDeque<ArtifactId>,
+    /// Records read before those, no longer kept.
+    older: u64,
+}
+
+/// Units of work whose recent reads are kept (per pool); past this, the table is cleared (a
+/// long-gone request's reads are no use).
+const RECENT_UNITS: usize = 4096;
+
 /// Per pool: the store and the caches.
 #[derive(Debug)]
 pub(crate) struct Recorder {
@@ -147,6 +160,9 @@ pub(crate) struct Recorder {
     hasher: DefaultHashBuilder,
     analyses: Box<[Mutex<AnalysisShard>]>,
     keys: Mutex<HashMap<TableName, Arc<[String]>>>,
+    /// Per request or job (by its ID's hash): what it read last. Kept here rather than read
+    /// back from the graph, whose neighbour list of a long job grows with every record.
+    recent: Box<[Mutex<HashMap<u64, RecentReads>>]>,
     pub(crate) records_per_query: AtomicUsize,
 }
 
@@ -160,6 +176,9 @@ impl Recorder {
                 .map(|_| Mutex::new(AnalysisShard::default()))
                 .collect(),
             keys: Mutex::new(HashMap::new()),
+            recent: (0..CACHE_SHARDS)
+                .map(|_| Mutex::new(HashMap::new()))
+                .collect(),
             records_per_query: AtomicUsize::new(RECORDS_PER_QUERY),
         }
     }
@@ -256,6 +275,38 @@ impl Recorder {
         }
     }
 
+    fn recent_reads(&self, unit: &ArtifactId) -> &Mutex<HashMap<u64, RecentReads>> {
+        let h = self.hasher.hash_one(unit.as_str());
+        &self.recent[(h >> 32) as usize % CACHE_SHARDS]
+    }
+
+    /// Remembers that `unit` (a request or job) read `rec`.
+    fn note_read(&self, unit: &ArtifactId, rec: &ArtifactId) {
+        let h = self.hasher.hash_one(unit.as_str());
+        let mut map = self.recent[(h >> 32) as usize % CACHE_SHARDS].lock();
+        if map.len() >= RECENT_UNITS / CACHE_SHARDS && !map.contains_key(&h) {
+            map.clear();
+        }
+        let recent = map.entry(h).or_default();
+        if recent.records.contains(rec) {
+            return;
+        }
+        if recent.records.len() == DERIVED_FAN_IN {
+            recent.records.pop_front();
+            recent.older += 1;
+        }
+        recent.records.push_back(rec.clone());
+    }
+
+    /// What `unit` read most recently, and how many reads before those are not kept.
+    fn reads_of(&self, unit: &ArtifactId) -> (Vec<ArtifactId>, u64) {
+        let h = self.hasher.hash_one(unit.as_str());
+        let map = self.recent_reads(unit).lock();
+        map.get(&h)
+            .map(|r| (r.records.iter().cloned().collect(), r.older))
+            .unwrap_or_default()
+    }
+
     fn forget_keys(&self, tables: &[TableName]) {
         if tables.is_empty() {
             return;
@@ -282,6 +333,14 @@ pub(crate) struct Actor {
 }
 
 impl Actor {
+    /// The unit of work: the request or job.
+    fn unit(&self) -> Option<&ArtifactId> {
+        self.activity
+            .as_ref()
+            .or(self.who.as_ref())
+            .filter(|a| a.kind().is_event())
+    }
+
     /// The innermost function, else the activity.
     pub(crate) fn who(&self) -> Option<&ArtifactId> {
         self.who.as_ref()
@@ -418,6 +477,10 @@ impl<DB: Driver> Observation<DB> {
             }
             if relation == Relation::Produced && self.produced.len() < DERIVED_FAN_IN {
                 self.produced.push(rec);
+            } else if relation == Relation::Read
+                && let Some(unit) = self.actor.unit()
+            {
+                self.recorder.note_read(unit, &rec);
             }
         }
     }
@@ -582,36 +645,20 @@ impl<DB: Driver> Observation<DB> {
         if self.produced.is_empty() {
             return;
         }
-        let Some(activity) = self.actor.activity.as_ref().or(self.actor.who.as_ref()) else {
+        let Some(unit) = self.actor.unit() else {
             return;
         };
-        if !activity.kind().is_event() {
-            return;
-        }
-        let read: Vec<ArtifactId> = self
-            .recorder
-            .store
-            .neighbors(activity.as_str())
-            .into_iter()
-            .filter(|n| {
-                n.relation == Relation::Read
-                    && n.direction == provenance::Direction::Outgoing
-                    && n.id.kind() == Kind::Rec
-            })
-            .map(|n| n.id)
-            .collect();
+        let (read, older) = self.recorder.reads_of(unit);
         let produced = std::mem::take(&mut self.produced);
         for rec in &produced {
-            let sources: Vec<&ArtifactId> = read.iter().filter(|r| *r != rec).collect();
-            for source in sources.iter().take(DERIVED_FAN_IN) {
+            for source in read.iter().filter(|r| *r != rec) {
                 self.emit(rec, Relation::DerivedFrom, source, true);
             }
-            if sources.len() > DERIVED_FAN_IN {
-                let extra = (sources.len() - DERIVED_FAN_IN) as u64;
+            if older > 0 {
                 let _ = self
                     .recorder
                     .store
-                    .count(rec, "derived_from_truncated", extra);
+                    .count(rec, "derived_from_truncated", older);
             }
         }
     }

@@ -758,3 +758,43 @@ async fn the_down_half_of_a_reversible_migration_is_not_recorded() {
     ));
     assert!(store.lookup("tbl:legacy").is_none());
 }
+
+#[tokio::test]
+async fn a_record_derives_from_the_most_recent_reads_of_its_unit_of_work() {
+    let store = Store::new();
+    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
+    sqlx::raw_sql(
+        "CREATE TABLE src (id INTEGER PRIMARY KEY); \
+         WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 20) \
+         INSERT INTO src SELECT i FROM s; \
+         CREATE TABLE out (id INTEGER PRIMARY KEY);",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    scope(request("job-like"), async {
+        for id in 1..=20 {
+            sqlx::query("SELECT id FROM src WHERE id = ?")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        }
+        sqlx::query("INSERT INTO out (id) VALUES (1) RETURNING id")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    })
+    .await;
+    let sources = targets(&store, "rec:out:1", Relation::DerivedFrom);
+    // The 16 most recent reads: src 5 to 20.
+    let mut expected: Vec<String> = (5..=20).map(|i| format!("rec:src:{i}")).collect();
+    expected.sort();
+    assert_eq!(sources, expected);
+    let counters = store.lookup("rec:out:1").unwrap().counters;
+    assert_eq!(
+        counters.get("derived_from_truncated"),
+        Some(&4),
+        "{counters:?}"
+    );
+}
