@@ -54,10 +54,14 @@ impl<'a> Resolver<'a> {
 
     /// Resolves `path` as written in module `m`.
     pub(crate) fn resolve(&self, m: usize, path: &[String]) -> Option<Target> {
-        self.resolve_at(m, path, 0)
+        self.resolve_at(m, path, 0, true)
     }
 
-    fn resolve_at(&self, m: usize, path: &[String], depth: u8) -> Option<Target> {
+    /// `globs`: whether names may come from the module's glob imports. A glob's own path is
+    /// resolved without them: resolving it through the other globs, each through the others
+    /// again, grew as k^depth (a module with 7 external globs took over a minute, a real crate
+    /// never finished), for a case (`use a::*; use b::*` with `b` from `a`) that barely occurs.
+    fn resolve_at(&self, m: usize, path: &[String], depth: u8, globs: bool) -> Option<Target> {
         let (first, rest) = path.split_first()?;
         if depth > MAX_DEPTH {
             return None;
@@ -95,7 +99,7 @@ impl<'a> Resolver<'a> {
                         // `use serde;` names the crate itself.
                         self.outside(first, path)?
                     } else {
-                        self.resolve_at(m, target, depth + 1)?
+                        self.resolve_at(m, target, depth + 1, globs)?
                     };
                     return Some(match base {
                         Target::Local(mut full) => {
@@ -105,8 +109,8 @@ impl<'a> Resolver<'a> {
                         external => external,
                     });
                 }
-                for glob in &module.items.globs {
-                    let Some(Target::Local(g)) = self.resolve_at(m, glob, depth + 1) else {
+                for glob in module.items.globs.iter().filter(|_| globs) {
+                    let Some(Target::Local(g)) = self.resolve_at(m, glob, depth + 1, false) else {
                         continue;
                     };
                     let Some(&gm) = self.tree.by_path.get(&g.join("::")) else {
@@ -116,7 +120,7 @@ impl<'a> Resolver<'a> {
                     if holder.children.contains_key(first)
                         || holder.items.uses.iter().any(|(alias, _)| alias == first)
                     {
-                        return self.resolve_at(gm, path, depth + 1);
+                        return self.resolve_at(gm, path, depth + 1, true);
                     }
                 }
                 self.outside(first, path)
@@ -172,7 +176,7 @@ impl<'a> Resolver<'a> {
         let imported = |name: &String| module.items.uses.iter().any(|(alias, _)| alias == name);
         let target = match path {
             [name] if !imported(name) => self.local(m, path),
-            _ => self.resolve_at(m, path, depth)?,
+            _ => self.resolve_at(m, path, depth, true)?,
         };
         let Target::Local(full) = target else {
             return None;

@@ -85,7 +85,11 @@ impl Scanner {
             for (target, root) in targets_in(&listed) {
                 self = self.crate_root(&target, root);
             }
-            if listed.is_dir() {
+            // A new binary should trigger a rescan. `tests/` is not watched as a directory:
+            // cargo watches a directory recursively, so any fixture or data file changed under
+            // it would rerun the scan and recompile the crate. Its `.rs` files read are
+            // watched one by one; a new test file is picked up with the next rescan.
+            if listed.is_dir() && sub == "src/bin" {
                 self.listed.push(listed);
             }
         }

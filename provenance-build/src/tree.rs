@@ -173,9 +173,13 @@ impl Tree {
     /// Whether `file` is already being read further up the module tree from `parent`: a
     /// `#[path]` loop, which rustc rejects and which would otherwise never end here.
     fn is_ancestor_file(&self, parent: usize, file: &Path) -> bool {
+        // Compared canonical: `#[path = "../src/lib.rs"]` names a file read above under
+        // another spelling.
+        let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let file = canonical(file);
         let mut at = Some(parent);
         while let Some(m) = at {
-            if self.modules[m].file == file {
+            if canonical(&self.modules[m].file) == file {
                 return true;
             }
             at = self.modules[m].parent;
@@ -324,6 +328,11 @@ fn instrument_name(attrs: &[Attribute]) -> Option<String> {
     list.parse_args_with(|input: ParseStream<'_>| {
         let mut name = None;
         while !input.is_empty() {
+            // tracing also takes the name as a bare string literal: `#[instrument("name")]`.
+            if input.peek(LitStr) {
+                name = Some(input.parse::<LitStr>()?.value());
+                continue;
+            }
             if input.peek(Ident::peek_any) && input.peek2(Token![=]) {
                 let key = input.call(Ident::parse_any)?;
                 input.parse::<Token![=]>()?;
@@ -345,8 +354,10 @@ fn instrument_name(attrs: &[Attribute]) -> Option<String> {
 }
 
 fn function_name(attrs: &[Attribute], ident: &Ident) -> String {
-    // tracing names a span after the function without `r#`; `name = "…"` overrides it.
-    instrument_name(attrs).unwrap_or_else(|| ident.unraw().to_string())
+    // tracing-attributes names a span `sig.ident.to_string()`, which keeps a raw
+    // identifier's `r#`; a name given as a string literal overrides it. (`name = CONST` is
+    // not known without evaluating: the function's own name is used.)
+    instrument_name(attrs).unwrap_or_else(|| ident.to_string())
 }
 
 fn derives_from_row(attrs: &[Attribute]) -> bool {
@@ -591,6 +602,8 @@ mod tests {
             async fn create(pool: (), id: u64) {}
             #[instrument(err)]
             fn r#match() {}
+            #[instrument("lit_name", skip_all)]
+            fn unnamed_lit() {}
             impl Repo { fn insert(&self) { fn helper() {} } }
             trait T { fn required(&self); fn provided(&self) {} }
             "#,
@@ -598,7 +611,14 @@ mod tests {
         let names: Vec<_> = c.functions.iter().map(String::as_str).collect();
         assert_eq!(
             names,
-            ["helper", "insert", "match", "place_order", "provided"]
+            [
+                "helper",
+                "insert",
+                "lit_name",
+                "place_order",
+                "provided",
+                "r#match"
+            ]
         );
     }
 

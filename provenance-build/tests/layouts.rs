@@ -129,3 +129,36 @@ fn binaries_tests_and_test_modules() {
     assert_eq!(scan.layer("mod:smoke"), Some(ArchLayer::Test));
     assert_eq!(scan.layer("mod:worker::jobs"), Some(ArchLayer::Worker));
 }
+
+#[test]
+fn a_path_loop_through_dot_dot_is_caught() {
+    let (_, scan) = scan(
+        "dotdot",
+        &[(
+            "src/lib.rs",
+            "#[cfg(any())] #[path = \"../src/lib.rs\"] mod again;\npub fn f() {}",
+        )],
+    );
+    let found = modules(&scan);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        scan.warnings().iter().any(|w| w.contains("module loop")),
+        "{:?}",
+        scan.warnings()
+    );
+}
+
+#[test]
+fn many_glob_imports_resolve_without_blowing_up() {
+    // Each glob was resolved through all the others, recursively: 7 external globs took over
+    // a minute, 12 would not finish. This scan must simply finish.
+    let globs: String = (0..12).map(|i| format!("pub use ext{i}::*;\n")).collect();
+    let (_, scan) = scan(
+        "globs",
+        &[(
+            "src/lib.rs",
+            &format!("{globs}pub fn f() {{ other::thing(); crate::g(); }}\npub fn g() {{}}"),
+        )],
+    );
+    assert!(scan.ids_of(Kind::Fn).any(|id| id.as_str() == "fn:app::f"));
+}
