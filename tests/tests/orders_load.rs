@@ -84,6 +84,9 @@ async fn load(store: Store) {
         )
         .await;
     assert_eq!(first.status, 201);
+    // Order 1's invoice is read under load: its invoicing job must have run first, or a busy
+    // machine could answer 404.
+    state.jobs.wait_idle().await;
     let mut ids = vec![customer.request_id, first.request_id];
 
     // One client per connection: each keeps one keep-alive connection and sends in turn.
