@@ -34,7 +34,14 @@ pub(crate) struct Resolver<'a> {
 
 impl<'a> Resolver<'a> {
     pub(crate) fn new(tree: &'a Tree) -> Self {
-        let crates = tree.modules.iter().map(|m| m.krate.as_str()).collect();
+        // Only a library can be named from another crate: a test or binary crate called
+        // `http` must not hide the external `http` crate from the others.
+        let crates = tree
+            .modules
+            .iter()
+            .filter(|m| m.parent.is_none() && m.file.file_name().is_some_and(|f| f == "lib.rs"))
+            .map(|m| m.krate.as_str())
+            .collect();
         Resolver { tree, crates }
     }
 

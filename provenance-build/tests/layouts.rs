@@ -162,3 +162,26 @@ fn many_glob_imports_resolve_without_blowing_up() {
     );
     assert!(scan.ids_of(Kind::Fn).any(|id| id.as_str() == "fn:app::f"));
 }
+
+#[test]
+fn a_test_crate_does_not_hide_an_external_crate_of_the_same_name() {
+    let (_, scan) = scan(
+        "shadow",
+        &[
+            ("src/lib.rs", "pub mod web;"),
+            (
+                "src/web.rs",
+                "pub fn ok() -> http::StatusCode { http::StatusCode::OK }",
+            ),
+            ("tests/http.rs", "#[test] fn t() {}"),
+        ],
+    );
+    let deps: Vec<String> = scan
+        .edges()
+        .filter(|(from, relation, _)| {
+            from.as_str() == "mod:app::web" && *relation == Relation::DependsOn
+        })
+        .map(|(_, _, to)| to.to_string())
+        .collect();
+    assert!(!deps.iter().any(|d| d == "mod:http"), "{deps:?}");
+}
