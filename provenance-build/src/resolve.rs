@@ -191,7 +191,7 @@ impl<'a> Resolver<'a> {
         let (owner, n) = self.module_of(&full)?;
         let [name] = &full[n..] else { return None };
         let holder = &self.tree.modules[owner];
-        if holder.functions.contains_key(name) {
+        if holder.items.idents.contains(name) || holder.functions.contains_key(name) {
             Some((owner, name.clone()))
         } else if holder.items.uses.iter().any(|(alias, _)| alias == name) {
             self.handler_at(owner, std::slice::from_ref(name), depth + 1)

@@ -45,6 +45,9 @@ pub(crate) struct Collected {
     pub(crate) handlers: Vec<Vec<String>>,
     /// Function names, as the span of an instrumented function would name them.
     pub(crate) functions: BTreeSet<String>,
+    /// Function names as Rust code names them (paths to handlers use these, whatever
+    /// `#[instrument(name = ..)]` calls the span).
+    pub(crate) idents: BTreeSet<String>,
     /// Defines a type deriving `FromRow`.
     pub(crate) from_row: bool,
     /// Defines a type or trait whose name ends in `Repo`/`repo`.
@@ -151,6 +154,7 @@ impl Tree {
                 .or_insert_with(|| file.to_path_buf());
         }
         let into = &mut module.items;
+        into.idents.extend(c.idents);
         into.uses.extend(c.uses);
         into.globs.extend(c.globs);
         into.refs.extend(c.refs);
@@ -447,6 +451,7 @@ impl Collector {
 
     fn function(&mut self, attrs: &[Attribute], ident: &Ident) {
         self.out.functions.insert(function_name(attrs, ident));
+        self.out.idents.insert(ident.to_string());
     }
 
     fn type_def(&mut self, attrs: &[Attribute], ident: &Ident) {

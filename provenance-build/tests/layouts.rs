@@ -185,3 +185,25 @@ fn a_test_crate_does_not_hide_an_external_crate_of_the_same_name() {
         .collect();
     assert!(!deps.iter().any(|d| d == "mod:http"), "{deps:?}");
 }
+
+#[test]
+fn a_handler_renamed_for_its_span_still_makes_its_module_a_controller() {
+    let (_, scan) = scan(
+        "renamed",
+        &[
+            (
+                "src/lib.rs",
+                "pub mod api;\npub fn app() { let _ = axum::Router::new().route(\"/\", axum::routing::get(crate::api::list)); }",
+            ),
+            (
+                "src/api.rs",
+                "#[tracing::instrument(name = \"list_orders\")]\npub async fn list() {}",
+            ),
+        ],
+    );
+    assert_eq!(scan.layer("mod:app::api"), Some(ArchLayer::Controller));
+    assert!(
+        scan.ids_of(Kind::Fn)
+            .any(|id| id.as_str() == "fn:app::api::list_orders")
+    );
+}
