@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use provenance::id::TableName;
 use provenance::{ArchLayer, Relation, column_id, migration_id, table_id};
 use provenance_sqlx::Dialect;
 
@@ -71,21 +70,13 @@ pub(crate) fn read(dir: &Path, dialect: Dialect, base: &Path, out: &mut Scan) ->
             }
         };
         for table in analysis.writes() {
-            let name = TableName {
-                schema: table.schema(),
-                name: table.name(),
-            };
-            if let Ok(tbl) = table_id(name) {
+            if let Ok(tbl) = table_id(table) {
                 out.edges.insert((mig.clone(), Relation::Produced, tbl));
             }
         }
         for column in analysis.written_columns() {
             let t = column.table();
-            let name = TableName {
-                schema: t.schema(),
-                name: t.name(),
-            };
-            if let (Ok(tbl), Ok(col)) = (table_id(name), column_id(name, column.column())) {
+            if let (Ok(tbl), Ok(col)) = (table_id(t), column_id(t, column.column())) {
                 out.edges
                     .insert((tbl.clone(), Relation::Contains, col.clone()));
                 out.edges.insert((mig.clone(), Relation::Produced, col));

@@ -228,6 +228,24 @@ impl TableName {
     }
 }
 
+/// The name as the `tbl:`, `col:` and `rec:` ID builders take it.
+///
+/// ```
+/// use provenance_sqlx::TableName;
+///
+/// let t = TableName::new(Some("sales"), "orders");
+/// assert_eq!(provenance::table_id(&t)?.as_str(), "tbl:sales.orders");
+/// # Ok::<(), provenance::IdError>(())
+/// ```
+impl<'a> From<&'a TableName> for provenance::id::TableName<'a> {
+    fn from(t: &'a TableName) -> Self {
+        provenance::id::TableName {
+            schema: t.schema(),
+            name: t.name(),
+        }
+    }
+}
+
 impl fmt::Display for TableName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(schema) = &self.schema {

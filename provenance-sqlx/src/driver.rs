@@ -136,12 +136,13 @@ mod postgres {
     }
 
     fn uuid_text(bytes: &[u8]) -> String {
+        use std::fmt::Write;
         let mut s = String::with_capacity(36);
         for (i, b) in bytes.iter().enumerate() {
             if matches!(i, 4 | 6 | 8 | 10) {
                 s.push('-');
             }
-            s.push_str(&format!("{b:02x}"));
+            let _ = write!(s, "{b:02x}");
         }
         s
     }

@@ -3,9 +3,9 @@
 use provenance::{ArchLayer, ArtifactId, Relation, Store, store::Attributes};
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
 
-use crate::Analysis;
 use crate::driver::Driver;
 use crate::pool::Pool;
+use crate::recorder::Entry;
 
 impl<DB: Driver> Pool<DB>
 where
@@ -62,10 +62,11 @@ where
                 let Ok(mig) = provenance::migration_id(version, &migration.description) else {
                     continue;
                 };
+                let sql = migration.sql.as_str();
                 record(
                     store,
                     &mig,
-                    crate::analyze(migration.sql.as_str(), DB::DIALECT).ok(),
+                    &Entry::new(sql, crate::analyze(sql, DB::DIALECT).ok()),
                 );
             }
         }
@@ -80,35 +81,20 @@ async fn applied<C: Migrate>(conn: &mut C, migrator: &Migrator) -> Vec<i64> {
         .unwrap_or_default()
 }
 
-/// Records one applied migration and what its DDL created or altered.
-pub(crate) fn record(store: &Store, mig: &ArtifactId, analysis: Option<Analysis>) {
+/// Records one applied migration and what its DDL created or altered: the tables and columns
+/// a query's [`Entry`] names, built once there.
+pub(crate) fn record(store: &Store, mig: &ArtifactId, ddl: &Entry) {
     let _ = store.describe(mig, Attributes::new().layer(ArchLayer::Migration));
-    let Some(analysis) = analysis else {
+    if ddl.analysis.is_none() {
         store.count_unanalysed_query();
         let _ = store.count(mig, "unanalysed_queries", 1);
         return;
-    };
-    for table in analysis.writes() {
-        let id = provenance::id::TableName {
-            schema: table.schema(),
-            name: table.name(),
-        };
-        if let Ok(tbl) = provenance::table_id(id) {
-            let _ = store.relate(mig, Relation::Produced, &tbl);
-        }
     }
-    for column in analysis.written_columns() {
-        let t = column.table();
-        let id = provenance::id::TableName {
-            schema: t.schema(),
-            name: t.name(),
-        };
-        if let (Ok(tbl), Ok(col)) = (
-            provenance::table_id(id),
-            provenance::column_id(id, column.column()),
-        ) {
-            let _ = store.relate(&tbl, Relation::Contains, &col);
-            let _ = store.relate(mig, Relation::Produced, &col);
-        }
+    for tbl in &ddl.writes {
+        let _ = store.relate(mig, Relation::Produced, tbl);
+    }
+    for (tbl, col) in &ddl.columns {
+        let _ = store.relate(tbl, Relation::Contains, col);
+        let _ = store.relate(mig, Relation::Produced, col);
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use hashbrown::{DefaultHashBuilder, HashMap};
 use parking_lot::Mutex;
-use provenance::{ArtifactId, Relation, Store, id::TableName as IdTable};
+use provenance::{ArtifactId, Relation, Store};
 use smallvec::SmallVec;
 use sqlx::Either;
 use sqlx::{Column, Row};
@@ -47,9 +47,9 @@ pub(crate) const PENDING_PER_TRANSACTION: usize = 10_000;
 pub(crate) struct Entry {
     pub(crate) analysis: Option<Analysis>,
     reads: Vec<ArtifactId>,
-    writes: Vec<ArtifactId>,
+    pub(crate) writes: Vec<ArtifactId>,
     /// `(tbl, col)` for every written column.
-    columns: Vec<(ArtifactId, ArtifactId)>,
+    pub(crate) columns: Vec<(ArtifactId, ArtifactId)>,
     /// Tables whose rows the result can carry keys of.
     row_tables: Vec<TableName>,
     /// The statement is DDL (`CREATE`, `ALTER`, `DROP`, `RENAME`, `TRUNCATE`).
@@ -62,7 +62,7 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    fn new(sql: &str, analysis: Option<Analysis>) -> Entry {
+    pub(crate) fn new(sql: &str, analysis: Option<Analysis>) -> Entry {
         let first = sql
             .trim_start()
             .split(|c: char| !c.is_ascii_alphabetic())
@@ -90,10 +90,9 @@ impl Entry {
         entry.columns = analysis
             .written_columns()
             .filter_map(|c| {
-                let t = id_table(c.table());
                 Some((
-                    provenance::table_id(t).ok()?,
-                    provenance::column_id(t, c.column()).ok()?,
+                    table_artifact(c.table())?,
+                    provenance::column_id(c.table(), c.column()).ok()?,
                 ))
             })
             .collect();
@@ -121,15 +120,8 @@ impl Entry {
     }
 }
 
-fn id_table(t: &TableName) -> IdTable<'_> {
-    IdTable {
-        schema: t.schema(),
-        name: t.name(),
-    }
-}
-
 fn table_artifact(t: &TableName) -> Option<ArtifactId> {
-    provenance::table_id(id_table(t)).ok()
+    provenance::table_id(t).ok()
 }
 
 /// One shard of the analysis cache, with the bytes of SQL text it holds.
@@ -275,19 +267,18 @@ impl Recorder {
         }
     }
 
-    fn recent_reads(&self, unit: &ArtifactId) -> &Mutex<HashMap<u64, RecentReads>> {
-        let h = self.hasher.hash_one(unit.as_str());
-        &self.recent[(h >> 32) as usize % CACHE_SHARDS]
+    /// The recent reads of the unit of work whose ID hashes to `unit`.
+    fn recent(&self, unit: u64) -> parking_lot::MutexGuard<'_, HashMap<u64, RecentReads>> {
+        self.recent[(unit >> 32) as usize % CACHE_SHARDS].lock()
     }
 
-    /// Remembers that `unit` (a request or job) read `rec`.
-    fn note_read(&self, unit: &ArtifactId, rec: &ArtifactId) {
-        let h = self.hasher.hash_one(unit.as_str());
-        let mut map = self.recent[(h >> 32) as usize % CACHE_SHARDS].lock();
-        if map.len() >= RECENT_UNITS / CACHE_SHARDS && !map.contains_key(&h) {
+    /// Remembers that the unit of work `unit` (a request's or job's ID hash) read `rec`.
+    fn note_read(&self, unit: u64, rec: &ArtifactId) {
+        let mut map = self.recent(unit);
+        if map.len() >= RECENT_UNITS / CACHE_SHARDS && !map.contains_key(&unit) {
             map.clear();
         }
-        let recent = map.entry(h).or_default();
+        let recent = map.entry(unit).or_default();
         if recent.records.contains(rec) {
             return;
         }
@@ -299,10 +290,9 @@ impl Recorder {
     }
 
     /// What `unit` read most recently, and how many reads before those are not kept.
-    fn reads_of(&self, unit: &ArtifactId) -> (Vec<ArtifactId>, u64) {
-        let h = self.hasher.hash_one(unit.as_str());
-        let map = self.recent_reads(unit).lock();
-        map.get(&h)
+    fn reads_of(&self, unit: u64) -> (Vec<ArtifactId>, u64) {
+        self.recent(unit)
+            .get(&unit)
             .map(|r| (r.records.iter().cloned().collect(), r.older))
             .unwrap_or_default()
     }
@@ -392,6 +382,8 @@ pub(crate) struct Observation<DB: Driver> {
     rows: u64,
     results: u64,
     produced: SmallVec<[ArtifactId; 4]>,
+    /// The hash of the unit of work's ID, computed once per query when first needed.
+    unit_hash: Option<u64>,
     failed: bool,
     done: bool,
     _db: std::marker::PhantomData<fn() -> DB>,
@@ -414,10 +406,20 @@ impl<DB: Driver> Observation<DB> {
             rows: 0,
             results: 0,
             produced: SmallVec::new(),
+            unit_hash: None,
             failed: false,
             done: false,
             _db: std::marker::PhantomData,
         }
+    }
+
+    /// The hash of the request or job this query runs in, if any.
+    fn unit_hash(&mut self) -> Option<u64> {
+        if self.unit_hash.is_none() {
+            let unit = self.actor.unit()?;
+            self.unit_hash = Some(self.recorder.hasher.hash_one(unit.as_str()));
+        }
+        self.unit_hash
     }
 
     /// One item of `fetch_many`.
@@ -457,7 +459,7 @@ impl<DB: Driver> Observation<DB> {
             let parts: Option<SmallVec<[KeyPart; 2]>> =
                 columns.iter().map(|(i, _)| DB::key_part(row, *i)).collect();
             let Some(parts) = parts else { continue };
-            let Ok(rec) = provenance::composite_record_id(id_table(table), parts) else {
+            let Ok(rec) = provenance::composite_record_id(table, parts) else {
                 continue;
             };
             self.records += 1;
@@ -478,7 +480,7 @@ impl<DB: Driver> Observation<DB> {
             if relation == Relation::Produced && self.produced.len() < DERIVED_FAN_IN {
                 self.produced.push(rec);
             } else if relation == Relation::Read
-                && let Some(unit) = self.actor.unit()
+                && let Some(unit) = self.unit_hash()
             {
                 self.recorder.note_read(unit, &rec);
             }
@@ -625,11 +627,14 @@ impl<DB: Driver> Observation<DB> {
         // edges, since a function's are shared by every request that ran it.
         // A statement run again by the same request (a loop over rows, N+1 queries) has
         // recorded these already: the last activity is remembered per statement.
-        let repeat = |activity: &ArtifactId| {
-            let h = self.recorder.hasher.hash_one(activity.as_str());
-            self.pending.is_none() && entry.last_activity.swap(h, Ordering::Relaxed) == h
-        };
-        if let Some(activity) = self.actor.activity.clone().filter(|a| !repeat(a)) {
+        // (An activity is the unit of work, so its hash is the unit's.)
+        let activity = self.actor.activity.clone();
+        let repeat = activity.is_some()
+            && self.pending.is_none()
+            && self
+                .unit_hash()
+                .is_some_and(|h| entry.last_activity.swap(h, Ordering::Relaxed) == h);
+        if let Some(activity) = activity.filter(|_| !repeat) {
             for t in &entry.reads {
                 self.emit(&activity, Relation::Read, t, false);
             }
@@ -645,7 +650,7 @@ impl<DB: Driver> Observation<DB> {
         if self.produced.is_empty() {
             return;
         }
-        let Some(unit) = self.actor.unit() else {
+        let Some(unit) = self.unit_hash() else {
             return;
         };
         let (read, older) = self.recorder.reads_of(unit);

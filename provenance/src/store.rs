@@ -557,13 +557,7 @@ impl Store {
         relation: Relation,
         to: &ArtifactId,
     ) -> Result<(), Error> {
-        self.relate_raw(Link {
-            from: from.as_str(),
-            from_kind: from.kind(),
-            relation,
-            to: to.as_str(),
-            to_kind: to.kind(),
-        })
+        self.relate_raw(Link::new(from, relation, to))
     }
 
     /// Records several typed edges in one call: [`Store::relate`] for each, with one clock
@@ -591,14 +585,7 @@ impl Store {
         let mut due = Settlement::default();
         let mut result = Ok(());
         for (from, relation, to) in edges {
-            let link = Link {
-                from: from.as_str(),
-                from_kind: from.kind(),
-                relation,
-                to: to.as_str(),
-                to_kind: to.kind(),
-            };
-            result = self.link(link, now, &mut due);
+            result = self.link(Link::new(from, relation, to), now, &mut due);
             if result.is_err() {
                 break;
             }
@@ -1230,6 +1217,19 @@ struct Link<'a> {
     relation: Relation,
     to: &'a str,
     to_kind: Kind,
+}
+
+impl<'a> Link<'a> {
+    /// An edge between two validated IDs.
+    fn new(from: &'a ArtifactId, relation: Relation, to: &'a ArtifactId) -> Self {
+        Link {
+            from: from.as_str(),
+            from_kind: from.kind(),
+            relation,
+            to: to.as_str(),
+            to_kind: to.kind(),
+        }
+    }
 }
 
 /// [`id::validate`] with a one-entry cache per thread: `record` is mostly called again and
