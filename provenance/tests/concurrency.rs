@@ -48,9 +48,10 @@ fn concurrent_eviction_keeps_counts_consistent() {
                 for i in 0..50_000u32 {
                     let rec = record_id("orders", format!("{t}-{i}")).unwrap();
                     let req = provenance::request_id(&format!("{t}-{i}")).unwrap();
-                    // One call for both edges: with two calls, a thread descheduled between
-                    // them (a loaded machine) could see its record evicted by the others and
-                    // created again, and the count below would be off by one legitimately.
+                    // One call for both edges. The request is created once, inside one lock; the
+                    // record can legitimately be created twice: if this thread is descheduled
+                    // between the two edges (a loaded machine), the other threads can push it
+                    // out of its shard, and the second edge creates it again.
                     store
                         .relate_all([
                             (&f, Relation::Produced, &rec),
@@ -63,12 +64,13 @@ fn concurrent_eviction_keeps_counts_consistent() {
     });
     let stats = store.stats();
     assert!(stats.events() <= capacity as u64, "{stats:?}");
-    let created_events = (THREADS * 2 * 50_000) as u64;
-    assert_eq!(
-        stats.events() + stats.total_evicted(),
-        created_events,
-        "{stats:?}"
-    );
+    let per_kind = (THREADS * 50_000) as u64;
+    let ever = |kind: Kind| {
+        stats.artifacts.get(&kind).copied().unwrap_or(0) + stats.evicted.get(&kind).copied().unwrap_or(0)
+    };
+    // Live plus evicted is every creation: exactly one per request, at least one per record.
+    assert_eq!(ever(Kind::Req), per_kind, "{stats:?}");
+    assert!(ever(Kind::Rec) >= per_kind, "{stats:?}");
     // Every retained record has at most its two producers; edges never exceed that.
     assert!(
         stats.edges <= 2 * stats.artifacts.get(&Kind::Rec).copied().unwrap_or(0),
