@@ -47,7 +47,10 @@ use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
+
+use smallvec::SmallVec;
 
 use crate::id::ArtifactId;
 
@@ -59,8 +62,9 @@ pub const JOB_ID: &str = "job_id";
 /// A provenance context: string keys to string values, ordered by key.
 #[derive(Clone, Default)]
 pub struct Context {
-    // Keys are nearly always literals and values often are: no allocation for those.
-    entries: BTreeMap<Cow<'static, str>, Cow<'static, str>>,
+    // Sorted by key. A request's context has three or four keys, nearly always literals, and
+    // values that are literals or shared: no allocation for those.
+    entries: SmallVec<[(Cow<'static, str>, Text); 4]>,
     /// The parsed request or job ID, worked out once: every span and query asks for it.
     activity: OnceCell<Option<ArtifactId>>,
 }
@@ -73,6 +77,33 @@ impl PartialEq for Context {
 
 impl Eq for Context {}
 
+/// A context value: text of its own, or shared with the ID or route it came from.
+#[derive(Clone, PartialEq, Eq)]
+enum Text {
+    Cow(Cow<'static, str>),
+    Shared(Arc<str>),
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Text::Cow(s) => s,
+            Text::Shared(s) => s,
+        }
+    }
+}
+
+impl Text {
+    fn into_owned(self) -> String {
+        match self {
+            Text::Cow(s) => s.into_owned(),
+            Text::Shared(s) => s.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map().entries(self.iter()).finish()
@@ -83,32 +114,46 @@ impl Context {
     /// An empty context.
     pub const fn new() -> Self {
         Context {
-            entries: BTreeMap::new(),
+            entries: SmallVec::new_const(),
             activity: OnceCell::new(),
         }
     }
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.get(key).map(|v| &**v)
+        self.position(key).ok().map(|i| &*self.entries[i].1)
+    }
+
+    /// Where `key` is, or would go.
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| (**k).cmp(key))
     }
 
     /// Sets `key`, replacing an earlier value.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        self.insert_cow(Cow::Owned(key.into()), Cow::Owned(value.into()));
+        self.insert_cow(Cow::Owned(key.into()), Text::Cow(Cow::Owned(value.into())));
     }
 
     /// [`Context::insert`] for a literal key and a value that may be one too: no allocation
     /// for what is `'static`. For per-request code.
     pub fn insert_static(&mut self, key: &'static str, value: impl Into<Cow<'static, str>>) {
-        self.insert_cow(Cow::Borrowed(key), value.into());
+        self.insert_cow(Cow::Borrowed(key), Text::Cow(value.into()));
     }
 
-    fn insert_cow(&mut self, key: Cow<'static, str>, value: Cow<'static, str>) {
+    /// [`Context::insert_static`] for a value shared with something else that holds it (a
+    /// request's route): no copy.
+    pub fn insert_shared(&mut self, key: &'static str, value: Arc<str>) {
+        self.insert_cow(Cow::Borrowed(key), Text::Shared(value));
+    }
+
+    fn insert_cow(&mut self, key: Cow<'static, str>, value: Text) {
         if key == REQUEST_ID || key == JOB_ID {
             self.activity = OnceCell::new();
         }
-        self.entries.insert(key, value);
+        match self.position(&key) {
+            Ok(i) => self.entries[i].1 = value,
+            Err(i) => self.entries.insert(i, (key, value)),
+        }
     }
 
     /// Adds every pair; a key given again takes the new value, other keys are kept.
@@ -156,7 +201,8 @@ impl Context {
         if key == REQUEST_ID || key == JOB_ID {
             self.activity = OnceCell::new();
         }
-        self.entries.remove(key).map(Cow::into_owned)
+        let i = self.position(key).ok()?;
+        Some(self.entries.remove(i).1.into_owned())
     }
 
     /// The unit of work this context belongs to: its request, else its job. Parsed once per
@@ -170,10 +216,7 @@ impl Context {
     /// Sets [`REQUEST_ID`] to an ID the caller already holds, sparing [`Context::activity`]
     /// the parse.
     pub fn set_request_id(&mut self, id: &ArtifactId) {
-        self.insert_cow(
-            Cow::Borrowed(REQUEST_ID),
-            Cow::Owned(id.as_str().to_owned()),
-        );
+        self.insert_cow(Cow::Borrowed(REQUEST_ID), Text::Shared(id.shared()));
         self.activity = OnceCell::from(Some(id.clone()));
     }
 

@@ -280,16 +280,21 @@ impl ArtifactId {
     }
 
     /// Wraps a string the caller has just built in canonical form.
-    fn from_canonical(s: String) -> Result<ArtifactId, IdError> {
+    /// Wraps what a builder below produced (valid by construction), checking its length.
+    fn from_canonical(s: &str) -> Result<ArtifactId, IdError> {
         if s.len() > MAX_LEN {
             return Err(IdError::new(IdErrorReason::TooLong(s.len()), MAX_LEN));
         }
-        debug_assert!(validate(&s).is_ok(), "builder produced invalid id {s:?}");
-        let kind = kind_of(&s).unwrap_or(Kind::Cfg);
+        debug_assert!(validate(s).is_ok(), "builder produced invalid id {s:?}");
         Ok(ArtifactId {
-            kind,
+            kind: kind_of(s).unwrap_or(Kind::Cfg),
             repr: Arc::from(s),
         })
+    }
+
+    /// The ID's text, shared rather than copied.
+    pub(crate) fn shared(&self) -> Arc<str> {
+        self.repr.clone()
     }
 
     /// Wraps an ID the store already validated.
@@ -556,16 +561,24 @@ const fn must_escape(b: u8, dot: bool) -> bool {
 /// Appends `part` to `out`, escaped for its position.
 fn escape_into(out: &mut String, part: &str, dot: bool) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mask = if dot { 2 } else { 1 };
     out.reserve(part.len());
-    for &b in part.as_bytes() {
-        if must_escape(b, dot) {
+    // Runs of raw bytes are copied whole: nearly every part is one run.
+    let mut run = 0;
+    for (i, &b) in part.as_bytes().iter().enumerate() {
+        if RAW[b as usize] & mask == 0 {
+            // A non-empty run is raw ASCII, so both of its ends are character boundaries.
+            if run < i {
+                out.push_str(&part[run..i]);
+            }
             out.push('%');
             out.push(HEX[(b >> 4) as usize] as char);
             out.push(HEX[(b & 0xF) as usize] as char);
-        } else {
-            // Raw bytes are printable ASCII, so each is a whole character.
-            out.push(b as char);
+            run = i + 1;
         }
+    }
+    if run < part.len() {
+        out.push_str(&part[run..]);
     }
 }
 
@@ -976,7 +989,7 @@ fn display_to<'a>(value: &'a dyn fmt::Display, buf: &'a mut String) -> Cow<'a, s
 pub fn module_id(path: &str) -> Result<ArtifactId, IdError> {
     let mut s = start(Kind::Mod, path.len());
     push_path(&mut s, path)?;
-    ArtifactId::from_canonical(s)
+    ArtifactId::from_canonical(&s)
 }
 
 /// `fn:` ID for function `name` in module `module`: the same ID whether a tracing span, a
@@ -993,7 +1006,7 @@ pub fn function_id(module: &str, name: &str) -> Result<ArtifactId, IdError> {
     s.push_str("::");
     non_empty(name, s.len())?;
     escape_into(&mut s, name, false);
-    ArtifactId::from_canonical(s)
+    ArtifactId::from_canonical(&s)
 }
 
 /// `tbl:` ID. A `&str` is a table in the default schema; see [`TableName::qualified`].
@@ -1007,7 +1020,7 @@ pub fn function_id(module: &str, name: &str) -> Result<ArtifactId, IdError> {
 pub fn table_id<'a>(table: impl Into<TableName<'a>>) -> Result<ArtifactId, IdError> {
     let mut s = start(Kind::Tbl, 16);
     push_table(&mut s, table.into())?;
-    ArtifactId::from_canonical(s)
+    ArtifactId::from_canonical(&s)
 }
 
 /// `col:` ID for `column` of `table`.
@@ -1022,7 +1035,7 @@ pub fn column_id<'a>(table: impl Into<TableName<'a>>, column: &str) -> Result<Ar
     s.push('.');
     non_empty(column, s.len())?;
     escape_into(&mut s, column, true);
-    ArtifactId::from_canonical(s)
+    ArtifactId::from_canonical(&s)
 }
 
 /// `rec:` ID for the row of `table` whose primary key is `key` (anything that implements
@@ -1070,7 +1083,7 @@ pub fn composite_record_id<'a, K: fmt::Display>(
     if parts == 0 {
         return Err(IdError::new(IdErrorReason::EmptyPart, s.len()));
     }
-    ArtifactId::from_canonical(s)
+    ArtifactId::from_canonical(&s)
 }
 
 /// `req:` ID for a request ID.
@@ -1080,10 +1093,39 @@ pub fn composite_record_id<'a, K: fmt::Display>(
 /// # Ok::<(), provenance::IdError>(())
 /// ```
 pub fn request_id(id: &str) -> Result<ArtifactId, IdError> {
-    let mut s = start(Kind::Req, id.len());
-    non_empty(id, s.len())?;
-    escape_into(&mut s, id, false);
-    ArtifactId::from_canonical(s)
+    non_empty(id, Kind::Req.as_str().len() + 1)?;
+    // Once per request: built in a reused buffer, so the ID costs one allocation.
+    build(Kind::Req, |s| escape_into(s, id, false))
+}
+
+/// Builds an ID of `kind` whose rest `fill` appends, in a per-thread buffer: the ID's own
+/// allocation is the only one.
+fn build(kind: Kind, fill: impl FnOnce(&mut String)) -> Result<ArtifactId, IdError> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    let mut fill = Some(fill);
+    let built = SCRATCH.try_with(|cell| {
+        let mut s = cell.try_borrow_mut().ok()?;
+        s.clear();
+        if s.capacity() > 4 * MAX_LEN {
+            s.shrink_to(MAX_LEN);
+        }
+        s.push_str(kind.as_str());
+        s.push(':');
+        (fill.take()?)(&mut s);
+        Some(ArtifactId::from_canonical(&s))
+    });
+    match (built, fill) {
+        (Ok(Some(id)), _) => id,
+        // The buffer is in use or gone (thread exit): a buffer of its own.
+        (_, Some(fill)) => {
+            let mut s = start(kind, 0);
+            fill(&mut s);
+            ArtifactId::from_canonical(&s)
+        }
+        (_, None) => unreachable!("fill runs only where the ID is built"),
+    }
 }
 
 /// `mig:` ID for a migration's version and description (empty for none).
@@ -1100,7 +1142,7 @@ pub fn migration_id(version: u64, description: &str) -> Result<ArtifactId, IdErr
         s.push('_');
         escape_into(&mut s, description, false);
     }
-    ArtifactId::from_canonical(s)
+    ArtifactId::from_canonical(&s)
 }
 
 /// `job:` ID for job `id` on `queue`.
@@ -1118,7 +1160,7 @@ pub fn job_id(queue: &str, id: impl fmt::Display) -> Result<ArtifactId, IdError>
     let text = display_to(&id, &mut buf);
     non_empty(&text, s.len())?;
     escape_into(&mut s, &text, false);
-    ArtifactId::from_canonical(s)
+    ArtifactId::from_canonical(&s)
 }
 
 /// `cfg:` ID for a configuration path such as `app.database.pool_size`.
@@ -1131,7 +1173,7 @@ pub fn config_id(path: &str) -> Result<ArtifactId, IdError> {
     let mut s = start(Kind::Cfg, path.len());
     non_empty(path, s.len())?;
     escape_into(&mut s, path, false);
-    ArtifactId::from_canonical(s)
+    ArtifactId::from_canonical(&s)
 }
 
 #[cfg(test)]

@@ -66,7 +66,8 @@ fn concurrent_eviction_keeps_counts_consistent() {
     assert!(stats.events() <= capacity as u64, "{stats:?}");
     let per_kind = (THREADS * 50_000) as u64;
     let ever = |kind: Kind| {
-        stats.artifacts.get(&kind).copied().unwrap_or(0) + stats.evicted.get(&kind).copied().unwrap_or(0)
+        stats.artifacts.get(&kind).copied().unwrap_or(0)
+            + stats.evicted.get(&kind).copied().unwrap_or(0)
     };
     // Live plus evicted is every creation: exactly one per request, at least one per record.
     assert_eq!(ever(Kind::Req), per_kind, "{stats:?}");
