@@ -36,13 +36,16 @@
 //! - **ID.** A valid incoming `x-request-id` (header name configurable; see
 //!   [`RequestId::parse`] for what is valid) is kept. If tower-http's `SetRequestIdLayer` put a
 //!   `RequestId` in the extensions (feature `tower-http`), that one is used. Otherwise a fresh
-//!   UUID v7 is made. An invalid incoming ID is replaced in the request, counted
-//!   ([`ProvenanceLayer::rejected_ids`]) and never echoed or stored.
+//!   UUID v7 is made. An invalid incoming ID is replaced in the request's headers, counted
+//!   ([`ProvenanceLayer::rejected_ids`]) and never echoed or stored. A request that came
+//!   without one does not get the header added: handlers take the ID from the extensions
+//!   (the [`RequestId`] extractor), which costs no header map of its own.
 //! - **Echo and extension.** The ID goes on the response header unless the service already set
 //!   it, and into the request extensions as a [`RequestId`] unless one is there.
 //! - **Context.** The inner service's future runs inside a [`provenance::context`] scope with
 //!   `request_id` (`req:…`), `method`, `route` and, from a W3C `traceparent` header, `trace_id`.
-//! - **Artifact.** When the response head is ready the `req:` artifact gets `method`, `route`
+//! - **Artifact.** When the response head is ready, [`Store::record_request`] records the
+//!   `req:` artifact (a compact log entry if nothing linked to the request) with `method`, `route`
 //!   (axum's `MatchedPath`, else the path without query), `status`, `latency_us` (to the
 //!   response head), `started_at_ms` and `failed`. A 5xx, an error from the inner service or a
 //!   panic unwinding through the layer counts as failed (`errors` counter, `last_error`); the
@@ -73,13 +76,15 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use provenance::context::{self, Context, Scoped};
-use provenance::store::Attributes;
+use provenance::store::RequestRecord;
 use provenance::{ArtifactId, Relation, Store};
 use tower_layer::Layer;
 use tower_service::Service;
 
 pub use propagate::{CALLER_HEADER, PropagateProvenance, PropagateProvenanceLayer};
 pub use request_id::{MAX_LEN, MIN_LEN, RequestId};
+
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// The default request ID header.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -165,8 +170,9 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let start = Instant::now();
-        let id = self.request_id(&mut req);
-        let method = req.method().clone();
+        let started = SystemTime::now();
+        let id = self.request_id(&mut req, started);
+        let method = method_name(req.method());
         let route = route(&req);
         let caller = req
             .headers()
@@ -177,9 +183,9 @@ where
 
         let mut ctx = Context::new();
         ctx.set_request_id(id.artifact_id());
-        ctx.insert_static("method", method_name(&method));
-        ctx.insert_static("route", route.clone());
-        if let Some(trace_id) = req.headers().get("traceparent").and_then(trace_id) {
+        ctx.insert_static("method", method.clone());
+        ctx.insert_shared("route", route.clone());
+        if let Some(trace_id) = req.headers().get(&TRACEPARENT).and_then(trace_id) {
             ctx.insert_static("trace_id", trace_id);
         }
         if let Some(caller) = &caller {
@@ -201,7 +207,7 @@ where
                 method,
                 route,
                 start,
-                started: SystemTime::now(),
+                started,
             })),
         }
     }
@@ -210,7 +216,7 @@ where
 impl<S> Provenance<S> {
     /// Picks the request's ID (extension, valid header, or fresh) and makes the request carry
     /// it: an invalid incoming header is replaced, never passed on.
-    fn request_id<B>(&self, req: &mut Request<B>) -> RequestId {
+    fn request_id<B>(&self, req: &mut Request<B>, now: SystemTime) -> RequestId {
         if let Some(id) = req.extensions().get::<RequestId>() {
             return id.clone();
         }
@@ -228,18 +234,15 @@ impl<S> Provenance<S> {
                 Some(id) => id,
                 None => {
                     self.shared.rejected.fetch_add(1, Ordering::Relaxed);
-                    let id = RequestId::generate();
+                    let id = RequestId::generate_at(now);
                     req.headers_mut()
                         .insert(header.clone(), id.header_value().clone());
                     id
                 }
             },
-            None => {
-                let id = RequestId::generate();
-                req.headers_mut()
-                    .insert(header.clone(), id.header_value().clone());
-                id
-            }
+            // A fresh ID goes into the extensions only: adding it to the request's headers
+            // would cost a header map of its own on most requests.
+            None => RequestId::generate_at(now),
         }
     }
 }
@@ -256,12 +259,40 @@ fn method_name(method: &Method) -> Cow<'static, str> {
 }
 
 /// axum's route template when the router matched one, else the path without its query.
-fn route<B>(req: &Request<B>) -> String {
+fn route<B>(req: &Request<B>) -> Arc<str> {
     #[cfg(feature = "axum")]
     if let Some(matched) = req.extensions().get::<axum::extract::MatchedPath>() {
-        return matched.as_str().to_owned();
+        return interned(matched.as_str());
     }
-    req.uri().path().to_owned()
+    interned(req.uri().path())
+}
+
+/// `route` as a shared string, the same one for every request of a route this thread saw
+/// lately: a service has a handful of routes, and each request would otherwise allocate its
+/// own. Bounded: paths without a template (a 404 scan) replace each other, never pile up.
+fn interned(route: &str) -> Arc<str> {
+    const SLOTS: usize = 64;
+    thread_local! {
+        static ROUTES: std::cell::RefCell<Vec<Arc<str>>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let hash = route.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let slot = (hash % SLOTS as u64) as usize;
+    ROUTES
+        .try_with(|cell| {
+            let mut routes = cell.try_borrow_mut().ok()?;
+            if routes.len() < SLOTS {
+                routes.resize_with(SLOTS, || Arc::from(""));
+            }
+            if &*routes[slot] != route {
+                routes[slot] = Arc::from(route);
+            }
+            Some(routes[slot].clone())
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| Arc::from(route))
 }
 
 /// The trace ID of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), if valid.
@@ -358,8 +389,8 @@ struct Pending {
     shared: Arc<Shared>,
     id: ArtifactId,
     header: HeaderValue,
-    method: Method,
-    route: String,
+    method: Cow<'static, str>,
+    route: Arc<str>,
     start: Instant,
     started: SystemTime,
 }
@@ -380,7 +411,7 @@ impl Pending {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        let failure = match outcome {
+        let error = match outcome {
             Outcome::Status(status) if status.is_server_error() => Some(match status.as_u16() {
                 500 => Cow::Borrowed("status 500"),
                 503 => Cow::Borrowed("status 503"),
@@ -390,27 +421,20 @@ impl Pending {
             Outcome::Error => Some(Cow::Borrowed("the inner service returned an error")),
             Outcome::Panic => Some(Cow::Borrowed("the handler panicked")),
         };
-        let mut attrs = Attributes::new()
-            .attr("method", method_name(&self.method))
-            .attr("route", self.route)
-            .attr("latency_us", latency)
-            .attr("started_at_ms", started)
-            .attr("failed", failure.is_some());
-        attrs = match outcome {
-            Outcome::Status(status) => attrs.attr("status", status.as_u16()),
-            Outcome::Cancelled => attrs.attr("status", "cancelled"),
-            Outcome::Error | Outcome::Panic => attrs,
+        let record = RequestRecord {
+            method: self.method,
+            route: self.route,
+            status: match outcome {
+                Outcome::Status(status) => Some(status.as_u16()),
+                _ => None,
+            },
+            cancelled: matches!(outcome, Outcome::Cancelled),
+            latency_us: latency,
+            started_at_ms: started,
+            error,
         };
-        let failed = failure.is_some();
-        if let Some(message) = failure {
-            attrs = attrs.attr("last_error", message);
-        }
-        let store = &self.shared.store;
         // Recording must never fail the request: a store error is dropped here.
-        let _ = store.describe(&self.id, attrs);
-        if failed {
-            let _ = store.count(&self.id, "errors", 1);
-        }
+        let _ = self.shared.store.record_request(&self.id, record);
     }
 }
 

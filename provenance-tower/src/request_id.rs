@@ -43,7 +43,12 @@ impl RequestId {
     /// A fresh, time-ordered ID: a UUID v7 (48 bits of Unix milliseconds, then random bits
     /// from a per-thread generator seeded from the OS), in lowercase hyphenated form.
     pub fn generate() -> RequestId {
-        let millis = std::time::SystemTime::now()
+        Self::generate_at(std::time::SystemTime::now())
+    }
+
+    /// [`RequestId::generate`] with the time already read.
+    pub(crate) fn generate_at(now: std::time::SystemTime) -> RequestId {
+        let millis = now
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);

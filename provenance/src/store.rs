@@ -273,6 +273,54 @@ impl Attributes {
     }
 }
 
+/// What [`Store::record_request`] keeps of a finished request: what the tower layer records
+/// for every request.
+///
+/// [`Store::lookup`] shows it as the request's `metadata`: `method`, `route`, `latency_us`,
+/// `started_at_ms`, `failed`, `status` (the code, or `cancelled`) and `last_error`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// The HTTP method.
+    pub method: Cow<'static, str>,
+    /// The route template, or the path without its query.
+    pub route: Arc<str>,
+    /// The response status, if there was a response.
+    pub status: Option<u16>,
+    /// Whether the request was dropped before it completed (the client went away).
+    pub cancelled: bool,
+    /// Microseconds to the response head.
+    pub latency_us: u64,
+    /// When it started, in milliseconds since the Unix epoch.
+    pub started_at_ms: u64,
+    /// Why it failed (a 5xx, an error, a panic), if it did. A failed request counts one under
+    /// its `errors` counter.
+    pub error: Option<Cow<'static, str>>,
+}
+
+impl RequestRecord {
+    /// The record as attributes, as [`Store::describe`] takes them.
+    pub fn attributes(&self) -> Attributes {
+        let attrs = Attributes::new()
+            .attr("method", self.method.clone())
+            .attr("route", self.route.to_string())
+            .attr("latency_us", self.latency_us)
+            .attr("started_at_ms", self.started_at_ms)
+            .attr("failed", self.error.is_some());
+        let attrs = match (self.status, self.cancelled) {
+            (Some(status), _) => attrs.attr("status", status),
+            (None, true) => attrs.attr("status", "cancelled"),
+            (None, false) => attrs,
+        };
+        match &self.error {
+            Some(error) => attrs.attr("last_error", error.clone()),
+            None => attrs,
+        }
+    }
+}
+
+/// The counter a failed request or function adds to.
+const ERRORS: &str = "errors";
+
 /// Largest number of attributes one artifact keeps; further new keys are ignored.
 pub const MAX_ATTRIBUTES: usize = 64;
 /// Longest attribute value, in bytes; longer values are cut at a character boundary.
@@ -714,9 +762,10 @@ impl Store {
             owed,
             mut evicted,
             protect,
+            protect_log,
         } = due;
         if owed > 0 {
-            self.evict_elsewhere(owed, &protect, &mut evicted);
+            self.evict_elsewhere(owed, &protect, protect_log, &mut evicted);
         }
         if !evicted.is_empty() {
             self.inner
@@ -730,28 +779,36 @@ impl Store {
     /// `protect` (what this call just created). Needed only when a shard that received a new
     /// event had no older one to give up, which is common only when the capacity is small next
     /// to the number of shards; it looks at every shard's oldest event, one lock at a time.
-    fn evict_elsewhere(&self, mut owed: usize, protect: &[NodeRef], evicted: &mut EvictedList) {
+    fn evict_elsewhere(
+        &self,
+        mut owed: usize,
+        protect: &[NodeRef],
+        protect_log: Option<(usize, u64)>,
+        evicted: &mut EvictedList,
+    ) {
         let h = &self.inner.hasher;
         // Bounded: a candidate can only be lost to a concurrent eviction a few times.
         for _ in 0..owed * 4 + 4 {
             if owed == 0 {
                 break;
             }
-            let mut oldest: Option<(u64, usize, NodeRef)> = None;
+            let mut oldest: Option<(u64, usize, Oldest)> = None;
             for s in 0..self.inner.shards.len() {
-                let shard = self.lock(s);
-                let Some(&i) = shard.events.front() else {
+                let mut shard = self.lock(s);
+                let Some((first_seen, which)) = shard.oldest(s) else {
                     continue;
                 };
-                let r = shard.node_ref(s, i);
-                let first_seen = shard.nodes[i as usize].first_seen;
-                if !protect.contains(&r) && oldest.is_none_or(|(t, _, _)| first_seen < t) {
-                    oldest = Some((first_seen, s, r));
+                let protected = match which {
+                    Oldest::Node(r) => protect.contains(&r),
+                    Oldest::Logged(seq) => protect_log == Some((s, seq)),
+                };
+                if !protected && oldest.is_none_or(|(t, _, _)| first_seen < t) {
+                    oldest = Some((first_seen, s, which));
                 }
             }
-            let Some((_, s, r)) = oldest else { break };
+            let Some((_, s, which)) = oldest else { break };
             let mut shard = self.lock(s);
-            if shard.events.front().map(|&i| shard.node_ref(s, i)) == Some(r) {
+            if shard.oldest(s).map(|(_, w)| w) == Some(which) {
                 owed -= shard.evict_oldest(h, s, 1, 0, evicted);
             }
         }
@@ -768,60 +825,72 @@ impl Store {
         if attrs.layer.is_none() && attrs.source_file.is_none() && attrs.attrs.is_empty() {
             return self.with_meta(id, None::<fn(&mut Meta)>);
         }
-        self.with_meta(
-            id,
-            Some(|meta: &mut Meta| {
-                if let Some(layer) = attrs.layer {
-                    meta.layer = Some(layer);
+        self.with_meta(id, Some(|meta: &mut Meta| meta.apply(attrs)))
+    }
+
+    /// Records a finished request: `id` with `record` as its attributes, and one `errors` if
+    /// it failed. What the tower layer calls once per request.
+    ///
+    /// A request that something links to (a span, a query, a caller) is a node of the graph
+    /// and gets the record as [`Store::describe`] would give it. One that nothing links to
+    /// (a health check, a static file) is kept in a compact per-shard log instead, which costs
+    /// a fraction of a node; it counts as an event like any other, is evicted oldest-first
+    /// with the rest, and [`Store::lookup`], [`Store::ids_of`], [`Store::counted`] and
+    /// [`Store::stats`] see it. If something links to it later, it becomes a node with its
+    /// record.
+    ///
+    /// ```
+    /// use provenance::store::RequestRecord;
+    /// use provenance::Store;
+    ///
+    /// let store = Store::new();
+    /// let id = provenance::request_id("r1")?;
+    /// let record = RequestRecord {
+    ///     method: "GET".into(),
+    ///     route: "/health".into(),
+    ///     status: Some(503),
+    ///     cancelled: false,
+    ///     latency_us: 120,
+    ///     started_at_ms: 1_700_000_000_000,
+    ///     error: Some("status 503".into()),
+    /// };
+    /// store.record_request(&id, record)?;
+    /// let req = store.lookup("req:r1").unwrap();
+    /// assert_eq!(req.metadata["status"], "503");
+    /// assert_eq!(req.counters["errors"], 1);
+    /// assert_eq!(store.counted("errors"), [(id, 1)]);
+    /// # Ok::<(), provenance::Error>(())
+    /// ```
+    pub fn record_request(&self, id: &ArtifactId, record: RequestRecord) -> Result<(), Error> {
+        let h = self.hash(id.as_str());
+        let s = self.shard_of(h);
+        let failed = u64::from(record.error.is_some());
+        let mut due = Settlement::default();
+        {
+            let mut shard = self.lock(s);
+            if shard.find(h, id.as_str()).is_none() {
+                let now = now_nanos();
+                if let Some(logged) = shard.logged_mut(h, id.as_str()) {
+                    // The same ID again (a client reusing its request ID): the latest wins.
+                    logged.record = record;
+                    logged.last_seen = now;
+                    logged.errors += failed;
+                    return Ok(());
                 }
-                if let Some(file) = attrs.source_file {
-                    meta.source_file = Some(truncate(file).into_boxed_str());
-                }
-                if attrs.attrs.is_empty() {
-                    return;
-                }
-                // Keys are compared as they will be stored.
-                let attrs: SmallVec<[(Cow<'static, str>, Value); 6]> = attrs
-                    .attrs
-                    .into_iter()
-                    .map(|(k, v)| (clean_key(k), v))
-                    .collect();
-                let fresh = meta.attrs.is_empty()
-                    && attrs.len() + meta.counters.len() <= MAX_ATTRIBUTES
-                    && attrs
-                        .iter()
-                        .enumerate()
-                        .all(|(i, (k, _))| attrs[..i].iter().all(|(other, _)| other != k));
-                if fresh {
-                    // The common case (a new request): one allocation, no decoding.
-                    let size: usize = attrs
-                        .iter()
-                        .map(|(k, v)| {
-                            k.len() + 2 + if let Value::Str(s) = v { s.len() } else { 20 }
-                        })
-                        .sum();
-                    meta.attrs.reserve_exact(size);
-                    for (k, v) in &attrs {
-                        encode_attr(&mut meta.attrs, k, v);
-                    }
-                    return;
-                }
-                let mut all: Vec<(String, String)> = decode_attrs(&meta.attrs)
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect();
-                for (k, v) in attrs {
-                    if let Some(slot) = all.iter_mut().find(|(key, _)| **key == *k) {
-                        slot.1 = v.to_string();
-                    } else if all.len() + meta.counters.len() < MAX_ATTRIBUTES {
-                        all.push((k.into_owned(), v.to_string()));
-                    }
-                }
-                meta.attrs.clear();
-                for (k, v) in all {
-                    encode_attr(&mut meta.attrs, &k, &Value::Str(Cow::Owned(v)));
-                }
-            }),
-        )
+                due.protect_log = Some((s, shard.log_request(h, id.clone(), record, now)));
+                let n = self.admit(1);
+                due.owed = n - shard.evict_oldest(&self.inner.hasher, s, n, 1, &mut due.evicted);
+                drop(shard);
+                self.settle(due);
+                return Ok(());
+            }
+        }
+        // Something links to it: the record goes on its node.
+        self.describe(id, record.attributes())?;
+        if failed > 0 {
+            self.count(id, ERRORS, 1)?;
+        }
+        Ok(())
     }
 
     /// Adds `by` to the counter `name` of `id` (creating both if needed): calls of a function,
@@ -839,17 +908,7 @@ impl Store {
     /// # Ok::<(), provenance::Error>(())
     /// ```
     pub fn count(&self, id: &ArtifactId, name: &str, by: u64) -> Result<(), Error> {
-        self.with_meta(
-            id,
-            Some(|meta: &mut Meta| {
-                let name = clean_str(name);
-                if let Some(n) = meta.counters.get_mut(&*name) {
-                    *n = n.saturating_add(by);
-                } else if decode_attrs(&meta.attrs).count() + meta.counters.len() < MAX_ATTRIBUTES {
-                    meta.counters.insert(name.into_owned().into_boxed_str(), by);
-                }
-            }),
-        )
+        self.with_meta(id, Some(|meta: &mut Meta| meta.add(name, by)))
     }
 
     /// Every artifact of `kind` the store holds, sorted: `ids_of(Kind::Req)` lists the
@@ -880,6 +939,9 @@ impl Store {
                     out.push(ArtifactId::from_trusted(key));
                 }
             }
+            if kind == Kind::Req {
+                out.extend(shard.log.iter().flatten().map(|l| l.id.clone()));
+            }
         }
         out.sort_unstable();
         out
@@ -895,6 +957,10 @@ impl Store {
                 if let Some(&n) = meta.counters.get(name).filter(|&&n| n > 0) {
                     out.push((ArtifactId::from_trusted(&shard.nodes[i as usize].key), n));
                 }
+            }
+            if name == ERRORS {
+                let failed = shard.log.iter().flatten().filter(|l| l.errors > 0);
+                out.extend(failed.map(|l| (l.id.clone(), l.errors)));
             }
         }
         out.sort_unstable();
@@ -929,31 +995,17 @@ impl Store {
         let h = self.hash(id.as_str());
         let s = self.shard_of(h);
         let shard = self.lock(s);
-        let i = shard.find(h, id.as_str())?;
+        let Some(i) = shard.find(h, id.as_str()) else {
+            let seq = shard.logged_seq(h, id.as_str())?;
+            let logged = shard.log[(seq - shard.log_base) as usize].as_ref()?;
+            let meta = Meta::from_logged(logged);
+            return Some(meta.artifact(id, logged.first_seen, logged.last_seen));
+        };
         let node = &shard.nodes[i as usize];
-        let meta = shard.meta.get(&i);
-        Some(Artifact {
-            kind: id.kind(),
-            layer: meta.and_then(|m| m.layer),
-            source_file: meta.and_then(|m| m.source_file.as_deref().map(str::to_owned)),
-            metadata: meta
-                .map(|m| {
-                    decode_attrs(&m.attrs)
-                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            counters: meta
-                .map(|m| {
-                    m.counters
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), *v))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            first_seen: UNIX_EPOCH + Duration::from_nanos(node.first_seen),
-            last_seen: UNIX_EPOCH + Duration::from_nanos(node.last_seen),
-            id,
+        let (first_seen, last_seen) = (node.first_seen, node.last_seen);
+        Some(match shard.meta.get(&i) {
+            Some(meta) => meta.artifact(id, first_seen, last_seen),
+            None => Meta::default().artifact(id, first_seen, last_seen),
         })
     }
 
@@ -1280,7 +1332,16 @@ fn push_sanitized(out: &mut String, s: &str, max: usize) {
     while !s.is_char_boundary(cut) {
         cut -= 1;
     }
-    for ch in s[..cut].chars() {
+    let s = &s[..cut];
+    // The separators are ASCII control bytes, never part of a longer character.
+    if !s
+        .bytes()
+        .any(|b| b == ATTR_KEY_END as u8 || b == ATTR_END as u8)
+    {
+        out.push_str(s);
+        return;
+    }
+    for ch in s.chars() {
         out.push(if ch == ATTR_KEY_END || ch == ATTR_END {
             '\u{FFFD}'
         } else {
@@ -1309,17 +1370,29 @@ fn clean_str(key: &str) -> Cow<'_, str> {
 
 /// Appends one attribute to an encoded list.
 fn encode_attr(out: &mut String, key: &str, value: &Value) {
-    use std::fmt::Write as _;
     push_sanitized(out, key, MAX_ATTRIBUTE_LEN);
     out.push(ATTR_KEY_END);
     match value {
         Value::Str(s) => push_sanitized(out, s, MAX_ATTRIBUTE_LEN),
-        Value::U64(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Value::U64(n) => push_decimal(out, *n),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
     }
     out.push(ATTR_END);
+}
+
+/// Appends `n` in decimal, without the formatting machinery (a request has several numbers).
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(buf[at..].iter().map(|&d| d as char));
 }
 
 /// The attributes of an encoded list, in order; a key given twice counts as its last value.
@@ -1469,6 +1542,100 @@ struct Meta {
     counters: BTreeMap<Box<str>, u64>,
 }
 
+impl Meta {
+    /// [`Store::count`] on this artifact.
+    fn add(&mut self, name: &str, by: u64) {
+        let name = clean_str(name);
+        if let Some(n) = self.counters.get_mut(&*name) {
+            *n = n.saturating_add(by);
+        } else if decode_attrs(&self.attrs).count() + self.counters.len() < MAX_ATTRIBUTES {
+            self.counters.insert(name.into_owned().into_boxed_str(), by);
+        }
+    }
+
+    /// A logged request's record, as its node's attributes and `errors` counter.
+    fn from_logged(logged: &Logged) -> Meta {
+        let mut meta = Meta::default();
+        if logged.errors > 0 {
+            meta.add(ERRORS, logged.errors);
+        }
+        meta.apply(logged.record.attributes());
+        meta
+    }
+
+    /// What [`Store::lookup`] returns for the artifact with this metadata.
+    fn artifact(&self, id: ArtifactId, first_seen: u64, last_seen: u64) -> Artifact {
+        Artifact {
+            kind: id.kind(),
+            layer: self.layer,
+            source_file: self.source_file.as_deref().map(str::to_owned),
+            metadata: decode_attrs(&self.attrs)
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            counters: self
+                .counters
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            first_seen: UNIX_EPOCH + Duration::from_nanos(first_seen),
+            last_seen: UNIX_EPOCH + Duration::from_nanos(last_seen),
+            id,
+        }
+    }
+
+    /// Applies [`Store::describe`]'s attributes.
+    fn apply(&mut self, attrs: Attributes) {
+        let meta = self;
+        if let Some(layer) = attrs.layer {
+            meta.layer = Some(layer);
+        }
+        if let Some(file) = attrs.source_file {
+            meta.source_file = Some(truncate(file).into_boxed_str());
+        }
+        if attrs.attrs.is_empty() {
+            return;
+        }
+        // Keys are compared as they will be stored.
+        let attrs: SmallVec<[(Cow<'static, str>, Value); 6]> = attrs
+            .attrs
+            .into_iter()
+            .map(|(k, v)| (clean_key(k), v))
+            .collect();
+        let fresh = meta.attrs.is_empty()
+            && attrs.len() + meta.counters.len() <= MAX_ATTRIBUTES
+            && attrs
+                .iter()
+                .enumerate()
+                .all(|(i, (k, _))| attrs[..i].iter().all(|(other, _)| other != k));
+        if fresh {
+            // The common case (a new request): one allocation, no decoding.
+            let size: usize = attrs
+                .iter()
+                .map(|(k, v)| k.len() + 2 + if let Value::Str(s) = v { s.len() } else { 20 })
+                .sum();
+            meta.attrs.reserve_exact(size);
+            for (k, v) in &attrs {
+                encode_attr(&mut meta.attrs, k, v);
+            }
+            return;
+        }
+        let mut all: Vec<(String, String)> = decode_attrs(&meta.attrs)
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        for (k, v) in attrs {
+            if let Some(slot) = all.iter_mut().find(|(key, _)| **key == *k) {
+                slot.1 = v.to_string();
+            } else if all.len() + meta.counters.len() < MAX_ATTRIBUTES {
+                all.push((k.into_owned(), v.to_string()));
+            }
+        }
+        meta.attrs.clear();
+        for (k, v) in all {
+            encode_attr(&mut meta.attrs, &k, &Value::Str(Cow::Owned(v)));
+        }
+    }
+}
+
 struct Evicted {
     node: NodeRef,
     adj: SmallVec<[u64; 2]>,
@@ -1484,6 +1651,26 @@ struct Settlement {
     owed: usize,
     evicted: EvictedList,
     protect: SmallVec<[NodeRef; 2]>,
+    /// The logged request this call added (shard, sequence number), never evicted for it.
+    protect_log: Option<(usize, u64)>,
+}
+
+/// A request nothing linked to while it ran, in its shard's log; see [`Store::record_request`].
+struct Logged {
+    id: ArtifactId,
+    /// The low half of the ID's hash, as `log_index` keeps it.
+    hash: u32,
+    record: RequestRecord,
+    errors: u64,
+    first_seen: u64,
+    last_seen: u64,
+}
+
+/// The oldest event of a shard: a node, or a logged request (by sequence number).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Oldest {
+    Node(NodeRef),
+    Logged(u64),
 }
 
 /// A hash-table entry: the slot, and the low half of its key's hash so that growing the table
@@ -1514,6 +1701,14 @@ struct Shard {
     meta: HashMap<u32, Meta>,
     /// Per artifact: evicted neighbours whose edges it still holds, dropped in batches.
     dead: HashMap<u32, Vec<NodeRef>>,
+    /// Requests nothing links to, oldest first; `None` once one became a node.
+    log: VecDeque<Option<Logged>>,
+    /// The sequence number of `log[0]`.
+    log_base: u64,
+    /// A logged request's table hash and sequence number.
+    log_index: HashTable<(u32, u64)>,
+    /// How many entries of `log` are requests (not `None`).
+    log_live: usize,
     live: [u64; 9],
     evicted: [u64; 9],
     /// Edges created here minus edges removed here; only the sum over shards is meaningful.
@@ -1530,6 +1725,10 @@ impl Shard {
             modules: Vec::new(),
             meta: HashMap::new(),
             dead: HashMap::new(),
+            log: VecDeque::new(),
+            log_base: 0,
+            log_index: HashTable::new(),
+            log_live: 0,
             live: [0; 9],
             evicted: [0; 9],
             edges: 0,
@@ -1555,6 +1754,88 @@ impl Shard {
             .filter(|n| n.generation & GEN_MASK as u32 == r.generation() && !n.key.is_empty())
     }
 
+    /// The sequence number of the logged request `key`.
+    fn logged_seq(&self, hash: u64, key: &str) -> Option<u64> {
+        let h = hash as u32;
+        self.log_index
+            .find(table_hash(h), |&(eh, seq)| {
+                eh == h
+                    && self.log[(seq - self.log_base) as usize]
+                        .as_ref()
+                        .is_some_and(|l| l.id.as_str() == key)
+            })
+            .map(|&(_, seq)| seq)
+    }
+
+    fn logged_mut(&mut self, hash: u64, key: &str) -> Option<&mut Logged> {
+        let seq = self.logged_seq(hash, key)?;
+        self.log[(seq - self.log_base) as usize].as_mut()
+    }
+
+    /// Logs a request that is not a node; returns its sequence number.
+    fn log_request(&mut self, hash: u64, id: ArtifactId, record: RequestRecord, now: u64) -> u64 {
+        let seq = self.log_base + self.log.len() as u64;
+        let errors = u64::from(record.error.is_some());
+        self.log.push_back(Some(Logged {
+            id,
+            hash: hash as u32,
+            record,
+            errors,
+            first_seen: now,
+            last_seen: now,
+        }));
+        self.log_live += 1;
+        let h = hash as u32;
+        self.log_index
+            .insert_unique(table_hash(h), (h, seq), |&(h, _)| table_hash(h));
+        self.live[Kind::Req.index()] += 1;
+        seq
+    }
+
+    /// Takes the logged request `key` out of the log (it is becoming a node).
+    fn unlog(&mut self, hash: u64, key: &str) -> Option<Logged> {
+        let seq = self.logged_seq(hash, key)?;
+        self.forget_logged(hash as u32, seq);
+        self.live[Kind::Req.index()] -= 1;
+        self.log_live -= 1;
+        self.log[(seq - self.log_base) as usize].take()
+    }
+
+    fn forget_logged(&mut self, h: u32, seq: u64) {
+        if let Ok(entry) = self.log_index.find_entry(table_hash(h), |&(_, s)| s == seq) {
+            entry.remove();
+        }
+    }
+
+    /// The shard's oldest event and when it was first seen: the front of the node queue or
+    /// of the request log, whichever is older.
+    fn oldest(&mut self, shard: usize) -> Option<(u64, Oldest)> {
+        while let Some(None) = self.log.front() {
+            self.log.pop_front();
+            self.log_base += 1;
+        }
+        let node = self.events.front().map(|&i| {
+            (
+                self.nodes[i as usize].first_seen,
+                Oldest::Node(self.node_ref(shard, i)),
+            )
+        });
+        let logged = self
+            .log
+            .front()
+            .and_then(Option::as_ref)
+            .map(|l| (l.first_seen, Oldest::Logged(self.log_base)));
+        match (node, logged) {
+            (Some(n), Some(l)) => Some(if l.0 < n.0 { l } else { n }),
+            (n, l) => n.or(l),
+        }
+    }
+
+    /// How many events the shard holds.
+    fn event_count(&self) -> usize {
+        self.events.len() + self.log_live
+    }
+
     fn get_or_insert(
         &mut self,
         hash: u64,
@@ -1567,6 +1848,13 @@ impl Shard {
             self.nodes[i as usize].last_seen = now;
             return Ok((i, false));
         }
+        // A logged request that something links to now: it becomes a node with its record,
+        // an event the store already counted.
+        let logged = if kind == Kind::Req && self.log_live > 0 {
+            self.unlog(hash, id)
+        } else {
+            None
+        };
         let key: Box<str> = id.into();
         let flag = if kind.is_event() { EVENT_FLAG } else { 0 };
         let i = match self.free.pop() {
@@ -1608,6 +1896,13 @@ impl Shard {
         } else if kind == Kind::Mod {
             self.modules.push(i);
         }
+        if let Some(logged) = logged {
+            let node = &mut self.nodes[i as usize];
+            node.first_seen = logged.first_seen;
+            node.last_seen = now;
+            self.meta.insert(i, Meta::from_logged(&logged));
+            return Ok((i, false));
+        }
         Ok((i, kind.is_event()))
     }
 
@@ -1640,9 +1935,15 @@ impl Shard {
         out: &mut EvictedList,
     ) -> usize {
         let mut done = 0;
-        while done < max && self.events.len() > keep {
-            let Some(i) = self.events.pop_front() else {
-                break;
+        while done < max && self.event_count() > keep {
+            let i = match self.oldest(shard) {
+                Some((_, Oldest::Node(_))) => self.events.pop_front().expect("the oldest node"),
+                Some((_, Oldest::Logged(seq))) => {
+                    self.evict_logged(seq, out);
+                    done += 1;
+                    continue;
+                }
+                None => break,
             };
             done += 1;
             let node = &mut self.nodes[i as usize];
@@ -1675,6 +1976,24 @@ impl Shard {
             out.push(Evicted { node: r, adj });
         }
         done
+    }
+
+    /// Evicts the logged request at the front of the log, sequence number `seq`.
+    fn evict_logged(&mut self, seq: u64, out: &mut EvictedList) {
+        debug_assert_eq!(seq, self.log_base);
+        let Some(Some(logged)) = self.log.pop_front() else {
+            return;
+        };
+        self.log_base += 1;
+        self.log_live -= 1;
+        self.forget_logged(logged.hash, seq);
+        self.live[Kind::Req.index()] -= 1;
+        self.evicted[Kind::Req.index()] += 1;
+        // No edges to settle: it only counts out of the store's events.
+        out.push(Evicted {
+            node: NodeRef(0),
+            adj: SmallVec::new(),
+        });
     }
 
     /// `gone` was evicted while holding edges to `neighbour`. Settles the edge count and drops

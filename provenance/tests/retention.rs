@@ -184,3 +184,26 @@ fn ids_of_lists_only_what_is_retained() {
     );
     assert!(store.ids_of(Kind::Req).is_empty());
 }
+
+#[test]
+fn attribute_values_keep_numbers_and_lose_only_separators() {
+    let store = Store::new();
+    let req = request_id("r2").unwrap();
+    store
+        .describe(
+            &req,
+            provenance::store::Attributes::new()
+                .attr("zero", 0u64)
+                .attr("max", u64::MAX)
+                .attr("status", 404u16)
+                .attr("odd", "a\u{1e}b\u{1f}c é")
+                .attr("ok", true),
+        )
+        .unwrap();
+    let a = store.lookup("req:r2").unwrap();
+    assert_eq!(a.metadata["zero"], "0");
+    assert_eq!(a.metadata["max"], u64::MAX.to_string());
+    assert_eq!(a.metadata["status"], "404");
+    assert_eq!(a.metadata["odd"], "a\u{FFFD}b\u{FFFD}c é");
+    assert_eq!(a.metadata["ok"], "true");
+}
