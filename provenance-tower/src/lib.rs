@@ -181,10 +181,7 @@ where
             .map(|caller| caller.artifact_id().clone())
             .filter(|caller| caller != id.artifact_id());
 
-        let mut ctx = Context::new();
-        ctx.set_request_id(id.artifact_id());
-        ctx.insert_static("method", method.clone());
-        ctx.insert_shared("route", route.clone());
+        let mut ctx = Context::for_request(id.artifact_id(), method.clone(), route.clone());
         if let Some(trace_id) = req.headers().get(&TRACEPARENT).and_then(trace_id) {
             ctx.insert_static("trace_id", trace_id);
         }

@@ -220,6 +220,33 @@ impl Context {
         self.activity = OnceCell::from(Some(id.clone()));
     }
 
+    /// The context the tower layer installs for a request: [`REQUEST_ID`], `method` and
+    /// `route`, built in one step (this runs once per request).
+    ///
+    /// ```
+    /// let id = provenance::request_id("r1")?;
+    /// let ctx = provenance::Context::for_request(&id, "GET", "/orders/{id}".into());
+    /// assert_eq!(ctx.get("request_id"), Some("req:r1"));
+    /// assert_eq!(ctx.get("route"), Some("/orders/{id}"));
+    /// assert_eq!(ctx.activity(), Some(id));
+    /// # Ok::<(), provenance::IdError>(())
+    /// ```
+    pub fn for_request(
+        id: &ArtifactId,
+        method: impl Into<Cow<'static, str>>,
+        route: Arc<str>,
+    ) -> Context {
+        let mut entries = SmallVec::new();
+        // Sorted by key, as `position` expects.
+        entries.push((Cow::Borrowed("method"), Text::Cow(method.into())));
+        entries.push((Cow::Borrowed(REQUEST_ID), Text::Shared(id.shared())));
+        entries.push((Cow::Borrowed("route"), Text::Shared(route)));
+        Context {
+            entries,
+            activity: OnceCell::from(Some(id.clone())),
+        }
+    }
+
     /// The map of keys to values.
     pub fn into_map(self) -> BTreeMap<String, String> {
         self.entries

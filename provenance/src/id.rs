@@ -564,8 +564,14 @@ fn escape_into(out: &mut String, part: &str, dot: bool) {
     let mask = if dot { 2 } else { 1 };
     out.reserve(part.len());
     // Runs of raw bytes are copied whole: nearly every part is one run.
-    let mut run = 0;
-    for (i, &b) in part.as_bytes().iter().enumerate() {
+    let bytes = part.as_bytes();
+    let Some(first) = bytes.iter().position(|&b| RAW[b as usize] & mask == 0) else {
+        out.push_str(part);
+        return;
+    };
+    out.push_str(&part[..first]);
+    let mut run = first;
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
         if RAW[b as usize] & mask == 0 {
             // A non-empty run is raw ASCII, so both of its ends are character boundaries.
             if run < i {
