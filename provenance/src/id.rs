@@ -1069,27 +1069,43 @@ pub fn composite_record_id<'a, K: fmt::Display>(
     table: impl Into<TableName<'a>>,
     key: impl IntoIterator<Item = K>,
 ) -> Result<ArtifactId, IdError> {
-    let mut s = start(Kind::Rec, 24);
-    push_table(&mut s, table.into())?;
-    s.push(':');
-    let mut buf = String::new();
-    let mut parts = 0;
-    for part in key {
-        if parts > 0 {
-            s.push(',');
+    // Once per result row that carries a key: built in a reused buffer.
+    build(Kind::Rec, |s| {
+        push_table(s, table.into())?;
+        s.push(':');
+        let mut parts = 0;
+        for part in key {
+            if parts > 0 {
+                s.push(',');
+            }
+            push_part(s, &part)?;
+            parts += 1;
+            if s.len() > MAX_LEN {
+                return Err(IdError::new(IdErrorReason::TooLong(s.len()), MAX_LEN));
+            }
         }
-        let text = display_to(&part, &mut buf);
-        non_empty(&text, s.len())?;
-        escape_into(&mut s, &text, false);
-        parts += 1;
-        if s.len() > MAX_LEN {
-            return Err(IdError::new(IdErrorReason::TooLong(s.len()), MAX_LEN));
+        if parts == 0 {
+            return Err(IdError::new(IdErrorReason::EmptyPart, s.len()));
         }
+        Ok(())
+    })
+}
+
+/// Appends `value` as one escaped part. Formatted in place, and escaped from a copy only when
+/// it needs it (a number never does).
+fn push_part(out: &mut String, value: &dyn fmt::Display) -> Result<(), IdError> {
+    let at = out.len();
+    let _ = write!(out, "{value}");
+    non_empty(&out[at..], at)?;
+    if out.as_bytes()[at..]
+        .iter()
+        .all(|&b| RAW[b as usize] & 1 != 0)
+    {
+        return Ok(());
     }
-    if parts == 0 {
-        return Err(IdError::new(IdErrorReason::EmptyPart, s.len()));
-    }
-    ArtifactId::from_canonical(&s)
+    let text = out.split_off(at);
+    escape_into(out, &text, false);
+    Ok(())
 }
 
 /// `req:` ID for a request ID.
@@ -1101,12 +1117,18 @@ pub fn composite_record_id<'a, K: fmt::Display>(
 pub fn request_id(id: &str) -> Result<ArtifactId, IdError> {
     non_empty(id, Kind::Req.as_str().len() + 1)?;
     // Once per request: built in a reused buffer, so the ID costs one allocation.
-    build(Kind::Req, |s| escape_into(s, id, false))
+    build(Kind::Req, |s| {
+        escape_into(s, id, false);
+        Ok(())
+    })
 }
 
 /// Builds an ID of `kind` whose rest `fill` appends, in a per-thread buffer: the ID's own
 /// allocation is the only one.
-fn build(kind: Kind, fill: impl FnOnce(&mut String)) -> Result<ArtifactId, IdError> {
+fn build(
+    kind: Kind,
+    fill: impl FnOnce(&mut String) -> Result<(), IdError>,
+) -> Result<ArtifactId, IdError> {
     thread_local! {
         static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
@@ -1119,15 +1141,14 @@ fn build(kind: Kind, fill: impl FnOnce(&mut String)) -> Result<ArtifactId, IdErr
         }
         s.push_str(kind.as_str());
         s.push(':');
-        (fill.take()?)(&mut s);
-        Some(ArtifactId::from_canonical(&s))
+        Some((fill.take()?)(&mut s).and_then(|()| ArtifactId::from_canonical(&s)))
     });
     match (built, fill) {
         (Ok(Some(id)), _) => id,
         // The buffer is in use or gone (thread exit): a buffer of its own.
         (_, Some(fill)) => {
             let mut s = start(kind, 0);
-            fill(&mut s);
+            fill(&mut s)?;
             ArtifactId::from_canonical(&s)
         }
         (_, None) => unreachable!("fill runs only where the ID is built"),
