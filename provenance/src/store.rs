@@ -642,6 +642,146 @@ impl Store {
         result
     }
 
+    /// Records an edge from each of `froms` (with its relation) to each of `tos`: what
+    /// [`Store::relate_all`] would record for every pair, in one pass. The `tos` that share a
+    /// shard are linked under one set of locks, and each of `froms` is looked up once per
+    /// such group instead of once per edge. The sqlx pool records the rows of a result this
+    /// way: the function, the request and the table each to every record.
+    ///
+    /// ```
+    /// use provenance::{Relation, Store};
+    ///
+    /// let store = Store::new();
+    /// let f = provenance::function_id("shop::orders", "list")?;
+    /// let tbl = provenance::table_id("orders")?;
+    /// let recs: Vec<_> = (1..=3).map(|n| provenance::record_id("orders", n)).collect::<Result<_, _>>()?;
+    /// store.relate_many(&[(&f, Relation::Read), (&tbl, Relation::Contains)], &recs)?;
+    /// assert_eq!(store.related(f.as_str()).len(), 3);
+    /// assert_eq!(store.related("rec:orders:2").len(), 2);
+    /// # Ok::<(), provenance::Error>(())
+    /// ```
+    pub fn relate_many(
+        &self,
+        froms: &[(&ArtifactId, Relation)],
+        tos: &[ArtifactId],
+    ) -> Result<(), Error> {
+        if froms.is_empty() || tos.is_empty() {
+            return Ok(());
+        }
+        let mut due = Settlement::default();
+        // Whatever happens, what was evicted is settled (counted out, neighbours told).
+        let result = self.link_many(froms, tos, now_nanos(), &mut due);
+        self.settle(due);
+        result
+    }
+
+    fn link_many(
+        &self,
+        froms: &[(&ArtifactId, Relation)],
+        tos: &[ArtifactId],
+        now: u64,
+        due: &mut Settlement,
+    ) -> Result<(), Error> {
+        let from_at: SmallVec<[(u64, usize); 4]> = froms
+            .iter()
+            .map(|(f, _)| {
+                let h = self.hash(f.as_str());
+                (h, self.shard_of(h))
+            })
+            .collect();
+        // The `tos` by shard: (shard, hash, index).
+        let mut order: Vec<(usize, u64, usize)> = tos
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let h = self.hash(t.as_str());
+                (self.shard_of(h), h, i)
+            })
+            .collect();
+        order.sort_unstable_by_key(|&(s, _, i)| (s, i));
+        for group in order.chunk_by(|a, b| a.0 == b.0) {
+            let st = group[0].0;
+            let mut shards: SmallVec<[usize; 5]> =
+                from_at.iter().map(|&(_, s)| s).chain([st]).collect();
+            shards.sort_unstable();
+            shards.dedup();
+            let mut set = self.lock_set(&shards);
+            let mut created = 0;
+            let mut created_here = 0;
+            // The froms, found (or created) under the group's locks.
+            let mut from_nodes: SmallVec<[(u32, NodeRef); 4]> = SmallVec::new();
+            for ((from, _), &(h, sf)) in froms.iter().zip(&from_at) {
+                let shard = set.get(sf);
+                let (i, new) = shard.get_or_insert(h, from.as_str(), from.kind(), now, sf)?;
+                let r = shard.node_ref(sf, i);
+                if new {
+                    due.protect.push(r);
+                    created += 1;
+                    created_here += usize::from(sf == st);
+                }
+                from_nodes.push((i, r));
+            }
+            for &(_, h, index) in group {
+                let to = &tos[index];
+                let (ib, new) = set
+                    .get(st)
+                    .get_or_insert(h, to.as_str(), to.kind(), now, st)?;
+                let rb = set.get(st).node_ref(st, ib);
+                if new {
+                    due.protect.push(rb);
+                    created += 1;
+                    created_here += 1;
+                }
+                let to_struct = !to.kind().is_event();
+                for (((from, relation), &(_, sf)), &(ia, ra)) in
+                    froms.iter().zip(&from_at).zip(&from_nodes)
+                {
+                    let from_struct = !from.kind().is_event();
+                    if ra == rb {
+                        let shard = set.get(st);
+                        let e = pack(*relation, DIR_LOOP, rb);
+                        if !shard.part(ib, to_struct).contains(&e) {
+                            shard.push_edge(ib, e, to_struct);
+                            shard.edges += 1;
+                        }
+                        continue;
+                    }
+                    let out = pack(*relation, DIR_OUT, rb);
+                    let inc = pack(*relation, DIR_IN, ra);
+                    // Scan the shorter of the two lists that would hold this edge.
+                    let la = set.get(sf).part(ia, to_struct).len();
+                    let lb = set.get(st).part(ib, from_struct).len();
+                    let exists = if la <= lb {
+                        set.get(sf).part(ia, to_struct).contains(&out)
+                    } else {
+                        set.get(st).part(ib, from_struct).contains(&inc)
+                    };
+                    if !exists {
+                        set.get(sf).push_edge(ia, out, to_struct);
+                        set.get(st).push_edge(ib, inc, from_struct);
+                        set.get(st).edges += 1;
+                    }
+                }
+            }
+            // The shard that received the group's records gives up its own oldest, never
+            // one of those this group created (they are the newest); what it cannot give up
+            // is evicted elsewhere after the locks are released.
+            let n = self.admit(created);
+            let h = &self.inner.hasher;
+            due.owed +=
+                n - set
+                    .get(st)
+                    .evict_oldest(h, st, n, created_here.max(1), &mut due.evicted);
+        }
+        Ok(())
+    }
+
+    /// Locks `shards` (sorted, distinct) in order, as [`Store::lock_pair`] does.
+    fn lock_set(&self, shards: &[usize]) -> LockSet<'_> {
+        debug_assert!(shards.windows(2).all(|w| w[0] < w[1]));
+        LockSet(shards.iter().map(|&s| (s, self.lock(s))).collect())
+    }
+
     /// [`Store::relate`] on validated IDs and their kinds.
     fn relate_raw(&self, link: Link<'_>) -> Result<(), Error> {
         let mut due = Settlement::default();
@@ -1495,6 +1635,20 @@ pub(crate) fn unpack_edge(e: u64) -> (Relation, Option<Direction>) {
 
 // ---------------------------------------------------------------------------------------------
 // Shards.
+
+/// Several shards locked at once, in index order.
+struct LockSet<'a>(SmallVec<[(usize, MutexGuard<'a, Shard>); 5]>);
+
+impl LockSet<'_> {
+    fn get(&mut self, shard: usize) -> &mut Shard {
+        let (_, guard) = self
+            .0
+            .iter_mut()
+            .find(|(s, _)| *s == shard)
+            .expect("the shard is in the set");
+        guard
+    }
+}
 
 struct Pair<'a> {
     first: MutexGuard<'a, Shard>,

@@ -1,0 +1,114 @@
+//! `relate_many` records exactly what `relate_all` over every pair would.
+
+use provenance::{ArtifactId, Config, Kind, Relation, Store, function_id, record_id, table_id};
+
+fn neighbours(store: &Store, id: &ArtifactId) -> Vec<String> {
+    let mut out: Vec<String> = store
+        .neighbors(id.as_str())
+        .into_iter()
+        .map(|n| format!("{n:?}"))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn the_same_graph_as_one_edge_at_a_time() {
+    let (many, one) = (Store::new(), Store::new());
+    let f = function_id("shop::orders", "list").unwrap();
+    let req = provenance::request_id("r1").unwrap();
+    let tbl = table_id("orders").unwrap();
+    // Repeats, and a `to` that is also a `from`: deduplicated and looped as `relate` does.
+    let mut recs: Vec<ArtifactId> = (0..200)
+        .map(|i| record_id("orders", i % 150).unwrap())
+        .collect();
+    recs.push(tbl.clone());
+    let froms = [
+        (&f, Relation::Read),
+        (&req, Relation::Read),
+        (&tbl, Relation::Contains),
+    ];
+    many.relate_many(&froms, &recs).unwrap();
+    for to in &recs {
+        one.relate_all(froms.iter().map(|&(from, r)| (from, r, to)))
+            .unwrap();
+    }
+    assert_eq!(many.stats(), one.stats());
+    for id in recs.iter().chain([&f, &req, &tbl]) {
+        assert_eq!(neighbours(&many, id), neighbours(&one, id), "{id}");
+    }
+    assert_eq!(many.stats().artifacts[&Kind::Rec], 150);
+    assert_eq!(many.related(f.as_str()).len(), 151);
+}
+
+#[test]
+fn a_small_store_evicts_and_counts() {
+    let capacity = 100;
+    let store = Store::with_config(Config::new().event_capacity(capacity).shards(8));
+    let f = function_id("shop::orders", "list").unwrap();
+    let tbl = table_id("orders").unwrap();
+    for batch in 0..50u32 {
+        let req = provenance::request_id(&format!("r{batch}")).unwrap();
+        let recs: Vec<ArtifactId> = (0..40)
+            .map(|i| record_id("orders", batch * 40 + i).unwrap())
+            .collect();
+        store
+            .relate_many(
+                &[
+                    (&f, Relation::Read),
+                    (&req, Relation::Read),
+                    (&tbl, Relation::Contains),
+                ],
+                &recs,
+            )
+            .unwrap();
+    }
+    let stats = store.stats();
+    assert!(stats.events() <= capacity as u64, "{stats:?}");
+    let ever = |k: Kind| {
+        stats.artifacts.get(&k).copied().unwrap_or(0) + stats.evicted.get(&k).copied().unwrap_or(0)
+    };
+    assert_eq!(ever(Kind::Rec), 2_000, "{stats:?}");
+    // A request can be evicted by its own batch's later groups and created again.
+    assert!(ever(Kind::Req) >= 50, "{stats:?}");
+    // Every retained record still has its function, and the edge count matches the graph.
+    let live_recs = store.ids_of(Kind::Rec);
+    let mut edges_seen = 0;
+    for rec in &live_recs {
+        let related = store.related(rec.as_str());
+        assert!(related.contains(&f), "{rec}: {related:?}");
+        edges_seen += related.len() as u64;
+    }
+    // Each edge at a record is one edge; the others (none here) would be counted apart.
+    assert_eq!(stats.edges, edges_seen, "{stats:?}");
+}
+
+#[test]
+fn threads_batching_into_one_store_lose_nothing() {
+    const THREADS: usize = 4;
+    let store = Store::with_config(Config::new().event_capacity(1_000_000));
+    let tbl = table_id("orders").unwrap();
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let (store, tbl) = (store.clone(), tbl.clone());
+            s.spawn(move || {
+                let f = function_id("shop::orders", &format!("list_{t}")).unwrap();
+                for batch in 0..200 {
+                    let recs: Vec<ArtifactId> = (0..50)
+                        .map(|i| record_id("orders", format!("{t}-{batch}-{i}")).unwrap())
+                        .collect();
+                    store
+                        .relate_many(
+                            &[(&f, Relation::Produced), (&tbl, Relation::Contains)],
+                            &recs,
+                        )
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let stats = store.stats();
+    assert_eq!(stats.artifacts[&Kind::Rec], (THREADS * 200 * 50) as u64);
+    assert_eq!(stats.edges, (2 * THREADS * 200 * 50) as u64);
+    assert_eq!(store.related(tbl.as_str()).len(), THREADS * 200 * 50);
+}
