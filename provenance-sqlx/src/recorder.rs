@@ -39,6 +39,9 @@ pub(crate) const DERIVED_FAN_IN: usize = 16;
 /// Records attributed per query by default (a `SELECT` of a million rows records the first
 /// this many); see [`crate::Pool::records_per_query`].
 pub(crate) const RECORDS_PER_QUERY: usize = 1000;
+/// A query's records are linked to its actor, request and table this many at a time (one
+/// store call each), and the rest when the query ends.
+pub(crate) const ROW_BATCH: usize = 64;
 /// Produced edges a transaction holds back until it commits.
 pub(crate) const PENDING_PER_TRANSACTION: usize = 10_000;
 
@@ -134,8 +137,9 @@ struct AnalysisShard {
 /// The records a unit of work read most recently, the sources of what it writes next.
 #[derive(Debug, Default)]
 struct RecentReads {
-    /// The last [`DERIVED_FAN_IN`] records, oldest first.
-    records: std::collections::VecDeque<ArtifactId>,
+    /// The last [`DERIVED_FAN_IN`] records, oldest first, with their hashes (compared
+    /// before the IDs: a unit reading many records checks each against all of these).
+    records: std::collections::VecDeque<(u64, ArtifactId)>,
     /// Records read before those, no longer kept.
     older: u64,
 }
@@ -272,28 +276,44 @@ impl Recorder {
         self.recent[(unit >> 32) as usize % CACHE_SHARDS].lock()
     }
 
-    /// Remembers that the unit of work `unit` (a request's or job's ID hash) read `rec`.
-    fn note_read(&self, unit: u64, rec: &ArtifactId) {
+    /// Remembers that the unit of work `unit` (a request's or job's ID hash) read `recs`, in
+    /// order.
+    fn note_reads(&self, unit: u64, recs: &[ArtifactId]) {
+        // Only the last DERIVED_FAN_IN can stay.
+        let skipped = recs.len().saturating_sub(DERIVED_FAN_IN);
+        let recs = &recs[skipped..];
+        let hashed: SmallVec<[(u64, &ArtifactId); DERIVED_FAN_IN]> = recs
+            .iter()
+            .map(|rec| (self.hasher.hash_one(rec.as_str()), rec))
+            .collect();
         let mut map = self.recent(unit);
         if map.len() >= RECENT_UNITS / CACHE_SHARDS && !map.contains_key(&unit) {
             map.clear();
         }
         let recent = map.entry(unit).or_default();
-        if recent.records.contains(rec) {
-            return;
+        recent.older += skipped as u64;
+        for (hash, rec) in hashed {
+            if recent.records.iter().any(|(h, r)| *h == hash && r == rec) {
+                continue;
+            }
+            if recent.records.len() == DERIVED_FAN_IN {
+                recent.records.pop_front();
+                recent.older += 1;
+            }
+            recent.records.push_back((hash, rec.clone()));
         }
-        if recent.records.len() == DERIVED_FAN_IN {
-            recent.records.pop_front();
-            recent.older += 1;
-        }
-        recent.records.push_back(rec.clone());
     }
 
     /// What `unit` read most recently, and how many reads before those are not kept.
     fn reads_of(&self, unit: u64) -> (Vec<ArtifactId>, u64) {
         self.recent(unit)
             .get(&unit)
-            .map(|r| (r.records.iter().cloned().collect(), r.older))
+            .map(|r| {
+                (
+                    r.records.iter().map(|(_, id)| id.clone()).collect(),
+                    r.older,
+                )
+            })
             .unwrap_or_default()
     }
 
@@ -382,6 +402,8 @@ pub(crate) struct Observation<DB: Driver> {
     rows: u64,
     results: u64,
     produced: SmallVec<[ArtifactId; 4]>,
+    /// Per result table (as in `layout`): records seen whose edges are not recorded yet.
+    batches: SmallVec<[Vec<ArtifactId>; 1]>,
     /// The hash of the unit of work's ID, computed once per query when first needed.
     unit_hash: Option<u64>,
     failed: bool,
@@ -406,6 +428,7 @@ impl<DB: Driver> Observation<DB> {
             rows: 0,
             results: 0,
             produced: SmallVec::new(),
+            batches: SmallVec::new(),
             unit_hash: None,
             failed: false,
             done: false,
@@ -433,9 +456,9 @@ impl<DB: Driver> Observation<DB> {
     /// One result row: records the key it carries, if any.
     pub(crate) fn row(&mut self, row: &DB::Row) {
         self.rows += 1;
-        let Some(who) = self.actor.who.clone() else {
+        if self.actor.who.is_none() {
             return;
-        };
+        }
         let Some(rows) = self.entry.analysis.as_ref().and_then(Analysis::rows) else {
             return;
         };
@@ -455,7 +478,7 @@ impl<DB: Driver> Observation<DB> {
             Effect::Produced => Relation::Produced,
         };
         let layout = self.layout.clone().unwrap_or_default();
-        for (tbl, table, columns) in layout.iter() {
+        for (k, (tbl, table, columns)) in layout.iter().enumerate() {
             let parts: Option<SmallVec<[KeyPart; 2]>> =
                 columns.iter().map(|(i, _)| DB::key_part(row, *i)).collect();
             let Some(parts) = parts else { continue };
@@ -464,26 +487,68 @@ impl<DB: Driver> Observation<DB> {
             };
             self.records += 1;
             let written = relation == Relation::Produced;
-            let activity = self.actor.activity.as_ref();
-            let edges = [Some(&who), activity, Some(tbl)]
-                .into_iter()
-                .zip([relation, relation, Relation::Contains])
-                .filter_map(|(from, r)| Some((from?, r, &rec)));
             if written && self.pending.is_some() {
+                let activity = self.actor.activity.as_ref();
+                let edges = [self.actor.who.as_ref(), activity, Some(tbl)]
+                    .into_iter()
+                    .zip([relation, relation, Relation::Contains])
+                    .filter_map(|(from, r)| Some((from?, r, &rec)));
                 for (from, r, to) in edges {
                     self.emit(from, r, to, true);
                 }
             } else {
-                // One store call for the row's edges: one clock read, one settlement.
-                let _ = self.recorder.store.relate_all(edges);
+                // Recorded in batches: the function, the request and the table each link to
+                // a batch's records in one store call.
+                if self.batches.len() <= k {
+                    self.batches.resize_with(k + 1, Vec::new);
+                }
+                self.batches[k].push(rec.clone());
+                if self.batches[k].len() >= ROW_BATCH {
+                    self.flush_rows();
+                }
             }
             if relation == Relation::Produced && self.produced.len() < DERIVED_FAN_IN {
                 self.produced.push(rec);
-            } else if relation == Relation::Read
-                && let Some(unit) = self.unit_hash()
-            {
-                self.recorder.note_read(unit, &rec);
             }
+        }
+    }
+
+    /// Records the edges of the batched records: actor, activity and table to each.
+    /// What they read is remembered for the unit of work's `derived_from`.
+    fn flush_rows(&mut self) {
+        if self.batches.iter().all(Vec::is_empty) {
+            return;
+        }
+        let Some(rows) = self.entry.analysis.as_ref().and_then(Analysis::rows) else {
+            return;
+        };
+        let relation = match rows.effect() {
+            Effect::Read => Relation::Read,
+            Effect::Produced => Relation::Produced,
+        };
+        let unit = match relation {
+            Relation::Read => self.unit_hash(),
+            _ => None,
+        };
+        let (Some(who), Some(layout)) = (self.actor.who.as_ref(), self.layout.as_ref()) else {
+            return;
+        };
+        for (recs, (tbl, _, _)) in self.batches.iter_mut().zip(layout.iter()) {
+            if recs.is_empty() {
+                continue;
+            }
+            let mut froms: SmallVec<[(&ArtifactId, Relation); 3]> = SmallVec::new();
+            froms.push((who, relation));
+            if let Some(activity) = &self.actor.activity {
+                froms.push((activity, relation));
+            }
+            froms.push((tbl, Relation::Contains));
+            // Recording must never fail the host: a store error loses these edges only.
+            let _ = self.recorder.store.relate_many(&froms, recs);
+            if let Some(unit) = unit {
+                self.recorder.note_reads(unit, recs);
+            }
+            recs.clear();
         }
     }
 
@@ -590,6 +655,7 @@ impl<DB: Driver> Observation<DB> {
 
     /// Table-level edges, `derived_from`, and counters, once, when the query ends.
     fn record(&mut self) {
+        self.flush_rows();
         let store = &self.recorder.store;
         let Some(who) = self.actor.who.clone() else {
             return;

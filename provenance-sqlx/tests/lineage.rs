@@ -368,6 +368,61 @@ async fn a_stream_dropped_early_records_the_rows_it_returned() {
     );
 }
 
+#[tokio::test]
+async fn records_past_one_batch_are_all_linked_even_when_the_stream_stops_early() {
+    use futures_util::TryStreamExt;
+    let store = Store::new();
+    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
+    sqlx::raw_sql(
+        "CREATE TABLE b (id INTEGER PRIMARY KEY); \
+         WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 300) \
+         INSERT INTO b SELECT i FROM s;",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // 300 rows: several batches and a partial one at the end.
+    let all = scope(request("batches"), async {
+        sqlx::query("SELECT id FROM b")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(all.len(), 300);
+    let recs = |req: &str| {
+        targets(&store, req, Relation::Read)
+            .into_iter()
+            .filter(|t| t.starts_with("rec:b:"))
+            .count()
+    };
+    assert_eq!(recs("req:batches"), 300);
+    assert_eq!(
+        store
+            .related("tbl:b")
+            .iter()
+            .filter(|t| t.as_str().starts_with("rec:"))
+            .count(),
+        300
+    );
+    // 100 rows of a stream, then dropped: one full batch and a partial one.
+    scope(request("stopped"), async {
+        let mut rows = sqlx::query("SELECT id FROM b ORDER BY id").fetch(&pool);
+        for _ in 0..100 {
+            rows.try_next().await.unwrap().unwrap();
+        }
+    })
+    .await;
+    assert_eq!(recs("req:stopped"), 100);
+    assert!(has_edge(&store, "req:stopped", Relation::Read, "rec:b:100"));
+    assert!(!has_edge(
+        &store,
+        "req:stopped",
+        Relation::Read,
+        "rec:b:101"
+    ));
+}
+
 /// Migrations on a real server: each applied migration is recorded once, with the tables and
 /// columns its DDL creates or alters; a second run applies (and records) nothing new.
 async fn migrations_are_recorded<DB: provenance_sqlx::Driver>(
