@@ -706,12 +706,16 @@ impl Store {
             shards.sort_unstable();
             shards.dedup();
             let mut set = self.lock_set(&shards);
+            let at = |shard: usize| shards.iter().position(|&s| s == shard).expect("locked");
+            let pt = at(st);
             let mut created = 0;
             let mut created_here = 0;
-            // The froms, found (or created) under the group's locks.
-            let mut from_nodes: SmallVec<[(u32, NodeRef); 4]> = SmallVec::new();
+            // The froms, found (or created) under the group's locks: slot, reference and
+            // where their shard is in the set.
+            let mut from_nodes: SmallVec<[(u32, NodeRef, usize); 4]> = SmallVec::new();
             for ((from, _), &(h, sf)) in froms.iter().zip(&from_at) {
-                let shard = set.get(sf);
+                let pf = at(sf);
+                let shard = set.at(pf);
                 let (i, new) = shard.get_or_insert(h, from.as_str(), from.kind(), now, sf)?;
                 let r = shard.node_ref(sf, i);
                 if new {
@@ -719,26 +723,24 @@ impl Store {
                     created += 1;
                     created_here += usize::from(sf == st);
                 }
-                from_nodes.push((i, r));
+                from_nodes.push((i, r, pf));
             }
             for &(_, h, index) in group {
                 let to = &tos[index];
                 let (ib, new) = set
-                    .get(st)
+                    .at(pt)
                     .get_or_insert(h, to.as_str(), to.kind(), now, st)?;
-                let rb = set.get(st).node_ref(st, ib);
+                let rb = set.at(pt).node_ref(st, ib);
                 if new {
                     due.protect.push(rb);
                     created += 1;
                     created_here += 1;
                 }
                 let to_struct = !to.kind().is_event();
-                for (((from, relation), &(_, sf)), &(ia, ra)) in
-                    froms.iter().zip(&from_at).zip(&from_nodes)
-                {
+                for ((from, relation), &(ia, ra, pf)) in froms.iter().zip(&from_nodes) {
                     let from_struct = !from.kind().is_event();
                     if ra == rb {
-                        let shard = set.get(st);
+                        let shard = set.at(pt);
                         let e = pack(*relation, DIR_LOOP, rb);
                         if !shard.part(ib, to_struct).contains(&e) {
                             shard.push_edge(ib, e, to_struct);
@@ -749,17 +751,17 @@ impl Store {
                     let out = pack(*relation, DIR_OUT, rb);
                     let inc = pack(*relation, DIR_IN, ra);
                     // Scan the shorter of the two lists that would hold this edge.
-                    let la = set.get(sf).part(ia, to_struct).len();
-                    let lb = set.get(st).part(ib, from_struct).len();
+                    let la = set.at(pf).part(ia, to_struct).len();
+                    let lb = set.at(pt).part(ib, from_struct).len();
                     let exists = if la <= lb {
-                        set.get(sf).part(ia, to_struct).contains(&out)
+                        set.at(pf).part(ia, to_struct).contains(&out)
                     } else {
-                        set.get(st).part(ib, from_struct).contains(&inc)
+                        set.at(pt).part(ib, from_struct).contains(&inc)
                     };
                     if !exists {
-                        set.get(sf).push_edge(ia, out, to_struct);
-                        set.get(st).push_edge(ib, inc, from_struct);
-                        set.get(st).edges += 1;
+                        set.at(pf).push_edge(ia, out, to_struct);
+                        set.at(pt).push_edge(ib, inc, from_struct);
+                        set.at(pt).edges += 1;
                     }
                 }
             }
@@ -770,7 +772,7 @@ impl Store {
             let h = &self.inner.hasher;
             due.owed +=
                 n - set
-                    .get(st)
+                    .at(pt)
                     .evict_oldest(h, st, n, created_here.max(1), &mut due.evicted);
         }
         Ok(())
@@ -1116,6 +1118,7 @@ impl Store {
             let mut shard = self.lock(s);
             let (i, new) = shard.get_or_insert(h, id.as_str(), id.kind(), now_nanos(), s)?;
             if let Some(f) = f {
+                shard.nodes[i as usize].generation |= META_FLAG;
                 f(shard.meta.entry(i).or_default());
             }
             if new {
@@ -1574,6 +1577,11 @@ const REF_MASK: u64 = (1 << (EVENT_SHIFT + 1)) - 1;
 const DIR_SHIFT: u32 = EVENT_SHIFT + 1;
 /// The bit of `Node::generation` that marks an event artifact.
 const EVENT_FLAG: u32 = 1 << 31;
+/// The bit of `Node::generation` that says the slot has an entry in `Shard::meta`, so that
+/// evicting a plain record skips that lookup.
+const META_FLAG: u32 = 1 << 30;
+/// The same for `Shard::dead`.
+const DEAD_FLAG: u32 = 1 << 29;
 const REL_SHIFT: u32 = DIR_SHIFT + 2;
 const MAX_SLOTS: usize = 1 << IDX_BITS;
 
@@ -1640,13 +1648,9 @@ pub(crate) fn unpack_edge(e: u64) -> (Relation, Option<Direction>) {
 struct LockSet<'a>(SmallVec<[(usize, MutexGuard<'a, Shard>); 5]>);
 
 impl LockSet<'_> {
-    fn get(&mut self, shard: usize) -> &mut Shard {
-        let (_, guard) = self
-            .0
-            .iter_mut()
-            .find(|(s, _)| *s == shard)
-            .expect("the shard is in the set");
-        guard
+    /// The shard at `position` in the set (the order of the shards it was made from).
+    fn at(&mut self, position: usize) -> &mut Shard {
+        &mut self.0[position].1
     }
 }
 
@@ -1825,6 +1829,16 @@ struct Logged {
 enum Oldest {
     Node(NodeRef),
     Logged(u64),
+}
+
+/// Drops the edges to `dead` from `adj`. A short list is scanned; a long one is hashed first.
+fn drop_dead(adj: &mut SmallVec<[u64; 2]>, dead: Vec<NodeRef>) {
+    if dead.len() <= 8 {
+        adj.retain(|e| !dead.contains(&unpack_ref(*e)));
+    } else {
+        let dead: hashbrown::HashSet<NodeRef> = dead.into_iter().collect();
+        adj.retain(|e| !dead.contains(&unpack_ref(*e)));
+    }
 }
 
 /// A hash-table entry: the slot, and the low half of its key's hash so that growing the table
@@ -2054,6 +2068,7 @@ impl Shard {
             let node = &mut self.nodes[i as usize];
             node.first_seen = logged.first_seen;
             node.last_seen = now;
+            node.generation |= META_FLAG;
             self.meta.insert(i, Meta::from_logged(&logged));
             return Ok((i, false));
         }
@@ -2102,6 +2117,7 @@ impl Shard {
             done += 1;
             let node = &mut self.nodes[i as usize];
             let r = NodeRef::new(shard, i, node.generation);
+            let flags = node.generation;
             let key = std::mem::take(&mut node.key);
             let mut adj = std::mem::take(&mut node.adj);
             node.n_struct = 0;
@@ -2114,11 +2130,14 @@ impl Shard {
             let kind = id::kind_of(&key).unwrap_or(Kind::Rec);
             self.live[kind.index()] -= 1;
             self.evicted[kind.index()] += 1;
-            self.meta.remove(&i);
+            if flags & META_FLAG != 0 {
+                self.meta.remove(&i);
+            }
             // Neighbours that already told us they were evicted have accounted for those edges.
-            if let Some(dead) = self.dead.remove(&i) {
-                let dead: hashbrown::HashSet<NodeRef> = dead.into_iter().collect();
-                adj.retain(|e| !dead.contains(&unpack_ref(*e)));
+            if flags & DEAD_FLAG != 0
+                && let Some(dead) = self.dead.remove(&i)
+            {
+                drop_dead(&mut adj, dead);
             }
             // A loop lives only here; the others are settled with the neighbour in `unlink`.
             let loops = adj
@@ -2166,16 +2185,13 @@ impl Shard {
         let dead = self.dead.entry(i).or_default();
         dead.push(gone);
         let node = &mut self.nodes[i as usize];
+        node.generation |= DEAD_FLAG;
         let event_edges = node.adj.len() - node.n_struct as usize;
         if dead.len() * 2 >= event_edges {
-            let dead: hashbrown::HashSet<NodeRef> = self
-                .dead
-                .remove(&i)
-                .unwrap_or_default()
-                .into_iter()
-                .collect();
+            let dead = self.dead.remove(&i).unwrap_or_default();
+            node.generation &= !DEAD_FLAG;
             // Only event edges can point at an evicted artifact, so n_struct stays right.
-            node.adj.retain(|e| !dead.contains(&unpack_ref(*e)));
+            drop_dead(&mut node.adj, dead);
             if node.adj.len() <= node.adj.inline_size() {
                 node.adj.shrink_to_fit();
             }
