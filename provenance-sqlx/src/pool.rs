@@ -12,7 +12,6 @@ use provenance::Store;
 use sqlx::error::BoxDynError;
 use sqlx::{Database, Describe, Either, Error, Execute, Executor, SqlStr};
 use sqlx_core::ext::async_stream::{TryAsyncStream, Yielder};
-use tracing::Instrument;
 
 use crate::driver::Driver;
 use crate::recorder::{Actor, Observation, Pending, Recorder};
@@ -462,12 +461,9 @@ where
     {
         let (query, observation) = observe(&self.recorder, query, None);
         let pool = self.inner.clone();
-        Box::pin(TryAsyncStream::new(move |yielder| {
-            async move {
-                let mut conn = pool.acquire().await?;
-                run_many::<DB>(&mut conn, query, observation, &yielder).await
-            }
-            .in_current_span()
+        Box::pin(TryAsyncStream::new(move |yielder| async move {
+            let mut conn = pool.acquire().await?;
+            run_many::<DB>(&mut conn, query, observation, &yielder).await
         }))
     }
 
@@ -518,9 +514,8 @@ where
     {
         let (query, observation) = observe(&self.recorder, query, self.pending.clone());
         let conn = self.conn.raw();
-        Box::pin(TryAsyncStream::new(move |yielder| {
-            async move { run_many::<DB>(conn, query, observation, &yielder).await }
-                .in_current_span()
+        Box::pin(TryAsyncStream::new(move |yielder| async move {
+            run_many::<DB>(conn, query, observation, &yielder).await
         }))
     }
 
