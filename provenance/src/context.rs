@@ -77,8 +77,9 @@ impl PartialEq for Context {
 
 impl Eq for Context {}
 
-/// A context value: text of its own, or shared with the ID or route it came from.
-#[derive(Clone, PartialEq, Eq)]
+/// A context value: text of its own, or shared with the ID or route it came from. Equal by
+/// text, however it is held.
+#[derive(Clone)]
 enum Text {
     Cow(Cow<'static, str>),
     Shared(Arc<str>),
@@ -94,6 +95,14 @@ impl std::ops::Deref for Text {
         }
     }
 }
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Text {}
 
 impl Text {
     fn into_owned(self) -> String {

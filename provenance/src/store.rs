@@ -706,74 +706,27 @@ impl Store {
             shards.sort_unstable();
             shards.dedup();
             let mut set = self.lock_set(&shards);
-            let at = |shard: usize| shards.iter().position(|&s| s == shard).expect("locked");
-            let pt = at(st);
             let mut created = 0;
-            let mut created_here = 0;
-            // The froms, found (or created) under the group's locks: slot, reference and
-            // where their shard is in the set.
-            let mut from_nodes: SmallVec<[(u32, NodeRef, usize); 4]> = SmallVec::new();
-            for ((from, _), &(h, sf)) in froms.iter().zip(&from_at) {
-                let pf = at(sf);
-                let shard = set.at(pf);
-                let (i, new) = shard.get_or_insert(h, from.as_str(), from.kind(), now, sf)?;
-                let r = shard.node_ref(sf, i);
-                if new {
-                    due.protect.push(r);
-                    created += 1;
-                    created_here += usize::from(sf == st);
-                }
-                from_nodes.push((i, r, pf));
-            }
-            for &(_, h, index) in group {
-                let to = &tos[index];
-                let (ib, new) = set
-                    .at(pt)
-                    .get_or_insert(h, to.as_str(), to.kind(), now, st)?;
-                let rb = set.at(pt).node_ref(st, ib);
-                if new {
-                    due.protect.push(rb);
-                    created += 1;
-                    created_here += 1;
-                }
-                let to_struct = !to.kind().is_event();
-                for ((from, relation), &(ia, ra, pf)) in froms.iter().zip(&from_nodes) {
-                    let from_struct = !from.kind().is_event();
-                    if ra == rb {
-                        let shard = set.at(pt);
-                        let e = pack(*relation, DIR_LOOP, rb);
-                        if !shard.part(ib, to_struct).contains(&e) {
-                            shard.push_edge(ib, e, to_struct);
-                            shard.edges += 1;
-                        }
-                        continue;
-                    }
-                    let out = pack(*relation, DIR_OUT, rb);
-                    let inc = pack(*relation, DIR_IN, ra);
-                    // Scan the shorter of the two lists that would hold this edge.
-                    let la = set.at(pf).part(ia, to_struct).len();
-                    let lb = set.at(pt).part(ib, from_struct).len();
-                    let exists = if la <= lb {
-                        set.at(pf).part(ia, to_struct).contains(&out)
-                    } else {
-                        set.at(pt).part(ib, from_struct).contains(&inc)
-                    };
-                    if !exists {
-                        set.at(pf).push_edge(ia, out, to_struct);
-                        set.at(pt).push_edge(ib, inc, from_struct);
-                        set.at(pt).edges += 1;
-                    }
-                }
-            }
-            // The shard that received the group's records gives up its own oldest, never
-            // one of those this group created (they are the newest); what it cannot give up
-            // is evicted elsewhere after the locks are released.
+            let result = link_group(
+                &mut set,
+                &shards,
+                froms,
+                &from_at,
+                tos,
+                group,
+                now,
+                due,
+                &mut created,
+            );
+            // What the group created is counted in even if it stopped early (a full shard).
+            // The shard that received the records gives up its own oldest first; past
+            // `keep`, that can be this call's own records once their edges are made (a
+            // capacity smaller than the batch), as `relate_all` would give them up.
             let n = self.admit(created);
+            let pt = position(&shards, st);
             let h = &self.inner.hasher;
-            due.owed +=
-                n - set
-                    .at(pt)
-                    .evict_oldest(h, st, n, created_here.max(1), &mut due.evicted);
+            due.owed += n - set.at(pt).evict_oldest(h, st, n, 1, &mut due.evicted);
+            result?;
         }
         Ok(())
     }
@@ -845,7 +798,15 @@ impl Store {
         let (ib, new_b) = match early.filter(|&r| pair.b().live_node(r).is_some()) {
             Some(r) => (r.idx(), false),
             // Same shard, or evicted in between: create it now.
-            None => pair.b().get_or_insert(ht, to, to_kind, now, st)?,
+            None => match pair.b().get_or_insert(ht, to, to_kind, now, st) {
+                Ok(found) => found,
+                Err(e) => {
+                    // `from` may be new: it counts in, and may need room made for it.
+                    let n = self.admit(usize::from(new_a));
+                    due.owed += n - pair.a().evict_oldest(h, sf, n, 1, &mut due.evicted);
+                    return Err(e);
+                }
+            },
         };
         let rb = pair.b().node_ref(st, ib);
         if new_a {
@@ -974,7 +935,8 @@ impl Store {
     /// it failed. What the tower layer calls once per request.
     ///
     /// A request that something links to (a span, a query, a caller) is a node of the graph
-    /// and gets the record as [`Store::describe`] would give it. One that nothing links to
+    /// and gets the record as [`Store::describe`] would give it (so does a request ID seen
+    /// again). One that nothing links to
     /// (a health check, a static file) is kept in a compact per-shard log instead, which costs
     /// a fraction of a node; it counts as an event like any other, is evicted oldest-first
     /// with the rest, and [`Store::lookup`], [`Store::ids_of`], [`Store::counted`] and
@@ -1010,15 +972,10 @@ impl Store {
         let mut due = Settlement::default();
         {
             let mut shard = self.lock(s);
-            if shard.find(h, id.as_str()).is_none() {
+            // The same ID again while it is logged (a client reusing its request ID) takes
+            // the node's path below, so that attributes merge as `describe` merges them.
+            if shard.find(h, id.as_str()).is_none() && shard.logged_seq(h, id.as_str()).is_none() {
                 let now = now_nanos();
-                if let Some(logged) = shard.logged_mut(h, id.as_str()) {
-                    // The same ID again (a client reusing its request ID): the latest wins.
-                    logged.record = record;
-                    logged.last_seen = now;
-                    logged.errors += failed;
-                    return Ok(());
-                }
                 due.protect_log = Some((s, shard.log_request(h, id.clone(), record, now)));
                 let n = self.admit(1);
                 due.owed = n - shard.evict_oldest(&self.inner.hasher, s, n, 1, &mut due.evicted);
@@ -1654,6 +1611,84 @@ impl LockSet<'_> {
     }
 }
 
+/// Where `shard` is in the sorted, distinct `shards` of a [`LockSet`].
+fn position(shards: &[usize], shard: usize) -> usize {
+    shards
+        .iter()
+        .position(|&s| s == shard)
+        .expect("the shard is locked")
+}
+
+/// [`Store::relate_many`] for the `tos` of one shard (`group`: shard, hash, index into
+/// `tos`), under `set`. Counts the events it creates in `created`, even when it fails.
+#[allow(clippy::too_many_arguments)]
+fn link_group(
+    set: &mut LockSet<'_>,
+    shards: &[usize],
+    froms: &[(&ArtifactId, Relation)],
+    from_at: &[(u64, usize)],
+    tos: &[ArtifactId],
+    group: &[(usize, u64, usize)],
+    now: u64,
+    due: &mut Settlement,
+    created: &mut usize,
+) -> Result<(), Error> {
+    let st = group[0].0;
+    let pt = position(shards, st);
+    // The froms, found (or created) under the group's locks: slot, reference and where their
+    // shard is in the set. Only these are protected from eviction elsewhere: the records are
+    // many, and a capacity smaller than the batch must still hold.
+    let mut from_nodes: SmallVec<[(u32, NodeRef, usize); 4]> = SmallVec::new();
+    for ((from, _), &(h, sf)) in froms.iter().zip(from_at) {
+        let pf = position(shards, sf);
+        let shard = set.at(pf);
+        let (i, new) = shard.get_or_insert(h, from.as_str(), from.kind(), now, sf)?;
+        let r = shard.node_ref(sf, i);
+        if new {
+            due.protect.push(r);
+            *created += 1;
+        }
+        from_nodes.push((i, r, pf));
+    }
+    for &(_, h, index) in group {
+        let to = &tos[index];
+        let (ib, new) = set
+            .at(pt)
+            .get_or_insert(h, to.as_str(), to.kind(), now, st)?;
+        let rb = set.at(pt).node_ref(st, ib);
+        *created += usize::from(new);
+        let to_struct = !to.kind().is_event();
+        for ((from, relation), &(ia, ra, pf)) in froms.iter().zip(&from_nodes) {
+            let from_struct = !from.kind().is_event();
+            if ra == rb {
+                let shard = set.at(pt);
+                let e = pack(*relation, DIR_LOOP, rb);
+                if !shard.part(ib, to_struct).contains(&e) {
+                    shard.push_edge(ib, e, to_struct);
+                    shard.edges += 1;
+                }
+                continue;
+            }
+            let out = pack(*relation, DIR_OUT, rb);
+            let inc = pack(*relation, DIR_IN, ra);
+            // Scan the shorter of the two lists that would hold this edge.
+            let la = set.at(pf).part(ia, to_struct).len();
+            let lb = set.at(pt).part(ib, from_struct).len();
+            let exists = if la <= lb {
+                set.at(pf).part(ia, to_struct).contains(&out)
+            } else {
+                set.at(pt).part(ib, from_struct).contains(&inc)
+            };
+            if !exists {
+                set.at(pf).push_edge(ia, out, to_struct);
+                set.at(pt).push_edge(ib, inc, from_struct);
+                set.at(pt).edges += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
 struct Pair<'a> {
     first: MutexGuard<'a, Shard>,
     second: Option<MutexGuard<'a, Shard>>,
@@ -1935,11 +1970,6 @@ impl Shard {
             .map(|&(_, seq)| seq)
     }
 
-    fn logged_mut(&mut self, hash: u64, key: &str) -> Option<&mut Logged> {
-        let seq = self.logged_seq(hash, key)?;
-        self.log[(seq - self.log_base) as usize].as_mut()
-    }
-
     /// Logs a request that is not a node; returns its sequence number.
     fn log_request(&mut self, hash: u64, id: ArtifactId, record: RequestRecord, now: u64) -> u64 {
         let seq = self.log_base + self.log.len() as u64;
@@ -2016,6 +2046,12 @@ impl Shard {
             self.nodes[i as usize].last_seen = now;
             return Ok((i, false));
         }
+        if self.free.is_empty() && self.nodes.len() >= MAX_SLOTS {
+            return Err(Error::Full {
+                shard,
+                max: MAX_SLOTS,
+            });
+        }
         // A logged request that something links to now: it becomes a node with its record,
         // an event the store already counted.
         let logged = if kind == Kind::Req && self.log_live > 0 {
@@ -2035,12 +2071,6 @@ impl Shard {
                 i
             }
             None => {
-                if self.nodes.len() >= MAX_SLOTS {
-                    return Err(Error::Full {
-                        shard,
-                        max: MAX_SLOTS,
-                    });
-                }
                 self.nodes.push(Node {
                     key,
                     adj: SmallVec::new(),

@@ -99,3 +99,15 @@ fn plain_threads_use_their_own_context() {
     assert_eq!(other.get("thread"), Some("other"));
     assert_eq!(get_context().get("thread"), Some("main"));
 }
+
+#[test]
+fn contexts_are_equal_by_their_pairs_however_built() {
+    // Found in review: a shared value and an owned one with the same text compared unequal.
+    let id = provenance::request_id("r1").unwrap();
+    let built = provenance::Context::for_request(&id, "GET", "/x".into());
+    let collected: provenance::Context =
+        [("method", "GET"), ("request_id", "req:r1"), ("route", "/x")]
+            .into_iter()
+            .collect();
+    assert_eq!(built, collected);
+}

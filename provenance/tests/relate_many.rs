@@ -112,3 +112,15 @@ fn threads_batching_into_one_store_lose_nothing() {
     assert_eq!(stats.edges, (2 * THREADS * 200 * 50) as u64);
     assert_eq!(store.related(tbl.as_str()).len(), THREADS * 200 * 50);
 }
+
+#[test]
+fn a_batch_larger_than_the_capacity_leaves_the_store_within_it() {
+    // Found in review: the batch's own records were all protected, so the store stayed over.
+    let store = Store::with_config(Config::new().event_capacity(2).shards(1));
+    let f = function_id("shop::orders", "list").unwrap();
+    let recs: Vec<ArtifactId> = (0..5).map(|i| record_id("orders", i).unwrap()).collect();
+    store.relate_many(&[(&f, Relation::Read)], &recs).unwrap();
+    let stats = store.stats();
+    assert!(stats.events() <= 2, "{stats:?}");
+    assert_eq!(stats.events() + stats.total_evicted(), 5, "{stats:?}");
+}

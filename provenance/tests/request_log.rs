@@ -149,3 +149,25 @@ fn threads_logging_requests_keep_the_counts() {
         "{stats:?}"
     );
 }
+
+#[test]
+fn a_request_id_seen_again_merges_as_on_a_node() {
+    // Found in review: a logged request replaced its record where a node merged it.
+    let (logged, linked) = (Store::new(), Store::new());
+    let id = request_id("again-1").unwrap();
+    linked
+        .relate(&id, Relation::Read, &record_id("orders", 1).unwrap())
+        .unwrap();
+    for store in [&logged, &linked] {
+        store.record_request(&id, record(500)).unwrap();
+        store.record_request(&id, record(200)).unwrap();
+    }
+    let (a, b) = (
+        logged.lookup(id.as_str()).unwrap(),
+        linked.lookup(id.as_str()).unwrap(),
+    );
+    assert_eq!(a.metadata, b.metadata);
+    assert_eq!(a.counters, b.counters);
+    assert_eq!(a.metadata["last_error"], "status 500");
+    assert_eq!(a.metadata["status"], "200");
+}
