@@ -1,4 +1,4 @@
-//! Run with: cargo run --release -p provenance-tower --example hello_server -- [bare|layer] [port]
+//! Run with: cargo run --release -p provenance-tower --example hello_server -- [bare|layer|pair] [port] [capacity]
 //!
 //! A hello-world axum server on 127.0.0.1, with or without `ProvenanceLayer`, as the target of
 //! a load generator (`wrk -t1 -c16 -d10s http://127.0.0.1:PORT/`) to compare throughput.
@@ -12,10 +12,24 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "layer".to_owned());
     let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(3000);
-    let store = Store::new();
+    // An optional third argument: the store's event capacity (default 100 000).
+    let store = match args.next().and_then(|c| c.parse().ok()) {
+        Some(capacity) => Store::with_config(provenance::Config::new().event_capacity(capacity)),
+        None => Store::new(),
+    };
     let mut app = Router::new().route("/", get(|| async { "hello" }));
-    if mode == "layer" {
-        app = app.layer(ProvenanceLayer::new(store.clone()));
+    match mode.as_str() {
+        "layer" => app = app.layer(ProvenanceLayer::new(store.clone())),
+        // tower-http's request-id pair, for comparison.
+        "pair" => {
+            use tower_http::request_id::{
+                MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer,
+            };
+            app = app
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+        }
+        _ => {}
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
