@@ -269,6 +269,10 @@ fn route<B>(req: &Request<B>) -> Arc<str> {
 /// own. Bounded: paths without a template (a 404 scan) replace each other, never pile up.
 fn interned(route: &str) -> Arc<str> {
     const SLOTS: usize = 64;
+    // A long path is no route template (a scan, an attack): not kept per thread.
+    if route.len() > 256 {
+        return Arc::from(route);
+    }
     thread_local! {
         static ROUTES: std::cell::RefCell<Vec<Arc<str>>> = const { std::cell::RefCell::new(Vec::new()) };
     }

@@ -298,6 +298,29 @@ pub struct RequestRecord {
 }
 
 impl RequestRecord {
+    /// The record with every text cut to [`MAX_ATTRIBUTE_LEN`], as attributes are cut.
+    fn bounded(mut self) -> RequestRecord {
+        fn cut(s: &str) -> &str {
+            let mut end = s.len().min(MAX_ATTRIBUTE_LEN);
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            &s[..end]
+        }
+        if self.method.len() > MAX_ATTRIBUTE_LEN {
+            self.method = Cow::Owned(cut(&self.method).to_owned());
+        }
+        if self.route.len() > MAX_ATTRIBUTE_LEN {
+            self.route = cut(&self.route).into();
+        }
+        if let Some(error) = &self.error
+            && error.len() > MAX_ATTRIBUTE_LEN
+        {
+            self.error = Some(Cow::Owned(cut(error).to_owned()));
+        }
+        self
+    }
+
     /// The record as attributes, as [`Store::describe`] takes them.
     pub fn attributes(&self) -> Attributes {
         let attrs = Attributes::new()
@@ -1974,6 +1997,8 @@ impl Shard {
     fn log_request(&mut self, hash: u64, id: ArtifactId, record: RequestRecord, now: u64) -> u64 {
         let seq = self.log_base + self.log.len() as u64;
         let errors = u64::from(record.error.is_some());
+        // Kept as attributes are: no text longer than MAX_ATTRIBUTE_LEN (a hostile path).
+        let record = record.bounded();
         self.log.push_back(Some(Logged {
             id,
             hash: hash as u32,

@@ -171,3 +171,20 @@ fn a_request_id_seen_again_merges_as_on_a_node() {
     assert_eq!(a.metadata["last_error"], "status 500");
     assert_eq!(a.metadata["status"], "200");
 }
+
+#[test]
+fn a_long_route_reads_back_cut_like_an_attribute() {
+    // (The log also stores it cut, so a hostile path costs at most this much per entry.)
+    let store = Store::new();
+    let id = request_id("long-path").unwrap();
+    let long = format!("/{}é", "a".repeat(100_000));
+    let mut r = record(500);
+    r.route = long.as_str().into();
+    r.error = Some(long.clone().into());
+    store.record_request(&id, r).unwrap();
+    let a = store.lookup(id.as_str()).unwrap();
+    let max = provenance::store::MAX_ATTRIBUTE_LEN;
+    assert_eq!(a.metadata["route"].len(), max);
+    assert!(long.starts_with(&a.metadata["route"]));
+    assert_eq!(a.metadata["last_error"].len(), max);
+}
