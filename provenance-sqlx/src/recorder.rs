@@ -2,8 +2,8 @@
 //! observation that follows a query from its call to its last row.
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 
 use hashbrown::{DefaultHashBuilder, HashMap};
 use parking_lot::Mutex;
@@ -59,8 +59,9 @@ pub(crate) struct Entry {
     ddl: bool,
     /// A hash of the request or job that last recorded its table edges for this statement.
     last_activity: AtomicU64,
-    /// Where the key columns are in this statement's rows, once every key is known.
-    layout: OnceLock<Arc<[KeyColumns]>>,
+    /// Where the key columns are in this statement's rows, once every key is known, and the
+    /// [`Recorder::keys_epoch`] it was worked out in (a key forgotten since makes it stale).
+    layout: Mutex<Option<(u64, Arc<[KeyColumns]>)>>,
     linked: Mutex<SmallVec<[u64; 4]>>,
 }
 
@@ -82,7 +83,7 @@ impl Entry {
             writes: Vec::new(),
             columns: Vec::new(),
             row_tables: Vec::new(),
-            layout: OnceLock::new(),
+            layout: Mutex::new(None),
             linked: Mutex::new(SmallVec::new()),
         };
         let Some(analysis) = analysis else {
@@ -156,6 +157,8 @@ pub(crate) struct Recorder {
     hasher: DefaultHashBuilder,
     analyses: Box<[Mutex<AnalysisShard>]>,
     keys: Mutex<HashMap<TableName, Arc<[String]>>>,
+    /// Counts the times keys were forgotten, so that statements' cached layouts follow.
+    keys_epoch: AtomicU64,
     /// Per request or job (by its ID's hash): what it read last. Kept here rather than read
     /// back from the graph, whose neighbour list of a long job grows with every record.
     recent: Box<[Mutex<HashMap<u64, RecentReads>>]>,
@@ -172,6 +175,7 @@ impl Recorder {
                 .map(|_| Mutex::new(AnalysisShard::default()))
                 .collect(),
             keys: Mutex::new(HashMap::new()),
+            keys_epoch: AtomicU64::new(0),
             recent: (0..CACHE_SHARDS)
                 .map(|_| Mutex::new(HashMap::new()))
                 .collect(),
@@ -322,8 +326,12 @@ impl Recorder {
             return;
         }
         let mut keys = self.keys.lock();
+        let mut forgot = false;
         for t in tables {
-            keys.remove(t);
+            forgot |= keys.remove(t).is_some();
+        }
+        if forgot {
+            self.keys_epoch.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -468,9 +476,11 @@ impl<DB: Driver> Observation<DB> {
         if self.layout.is_none() {
             // A cached layout is checked against this result's column names: `SELECT *`
             // changes shape when the table is altered.
-            self.layout = Some(match self.entry.layout.get() {
-                Some(layout) if same_columns(layout, row) => layout.clone(),
-                _ => self.layout_of(row),
+            let epoch = self.recorder.keys_epoch.load(Ordering::Relaxed);
+            let cached = self.entry.layout.lock().clone();
+            self.layout = Some(match cached {
+                Some((at, layout)) if at == epoch && same_columns(&layout, row) => layout,
+                _ => self.layout_of(row, epoch),
             });
         }
         let relation = match rows.effect() {
@@ -555,7 +565,7 @@ impl<DB: Driver> Observation<DB> {
     /// Which columns of the rows hold the key of which table, from the first row's columns.
     /// Cached on the statement once every table's key is known (a statement's columns do not
     /// change), so later queries skip this.
-    fn layout_of(&self, row: &DB::Row) -> Arc<[KeyColumns]> {
+    fn layout_of(&self, row: &DB::Row, epoch: u64) -> Arc<[KeyColumns]> {
         let Some(rows) = self.entry.analysis.as_ref().and_then(Analysis::rows) else {
             return Arc::new([]);
         };
@@ -588,7 +598,7 @@ impl<DB: Driver> Observation<DB> {
         }
         let layout: Arc<[KeyColumns]> = out.into();
         if all_known {
-            let _ = self.entry.layout.set(layout.clone());
+            *self.entry.layout.lock() = Some((epoch, layout.clone()));
         }
         layout
     }

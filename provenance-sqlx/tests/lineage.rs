@@ -853,3 +853,46 @@ async fn a_record_derives_from_the_most_recent_reads_of_its_unit_of_work() {
         "{counters:?}"
     );
 }
+
+#[tokio::test]
+async fn a_statement_follows_its_table_when_ddl_changes_the_key() {
+    let store = Store::new();
+    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
+    sqlx::raw_sql("CREATE TABLE moved (id INTEGER PRIMARY KEY, code TEXT); INSERT INTO moved VALUES (1, 'a');")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let select = || async {
+        sqlx::query("SELECT id, code FROM moved")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    };
+    scope(request("before"), select()).await;
+    assert!(has_edge(
+        &store,
+        "req:before",
+        Relation::Read,
+        "rec:moved:1"
+    ));
+    // The same statement after the table's key moved to another column, through the pool.
+    sqlx::raw_sql(
+        "DROP TABLE moved; CREATE TABLE moved (id INTEGER, code TEXT PRIMARY KEY); \
+         INSERT INTO moved VALUES (1, 'a');",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    scope(request("after"), select()).await;
+    assert!(
+        has_edge(&store, "req:after", Relation::Read, "rec:moved:a"),
+        "{:?}",
+        store.neighbors("req:after")
+    );
+    assert!(!has_edge(
+        &store,
+        "req:after",
+        Relation::Read,
+        "rec:moved:1"
+    ));
+}
