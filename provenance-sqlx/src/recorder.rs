@@ -280,32 +280,25 @@ impl Recorder {
         self.recent[(unit >> 32) as usize % CACHE_SHARDS].lock()
     }
 
-    /// Remembers that the unit of work `unit` (a request's or job's ID hash) read `recs`, in
-    /// order.
-    fn note_reads(&self, unit: u64, recs: &[ArtifactId]) {
-        // Only the last DERIVED_FAN_IN can stay.
-        let skipped = recs.len().saturating_sub(DERIVED_FAN_IN);
-        let recs = &recs[skipped..];
-        let hashed: SmallVec<[(u64, &ArtifactId); DERIVED_FAN_IN]> = recs
-            .iter()
-            .map(|rec| (self.hasher.hash_one(rec.as_str()), rec))
-            .collect();
+    /// Remembers that the unit of work `unit` (a request's or job's ID hash) read `rec`. Row
+    /// by row, as rows arrive: a write made while a read streams derives from what was read.
+    fn note_read(&self, unit: u64, rec: &ArtifactId) {
+        // Compared by hash before by ID: a unit reading many records checks each against all
+        // of the recent ones.
+        let hash = self.hasher.hash_one(rec.as_str());
         let mut map = self.recent(unit);
         if map.len() >= RECENT_UNITS / CACHE_SHARDS && !map.contains_key(&unit) {
             map.clear();
         }
         let recent = map.entry(unit).or_default();
-        recent.older += skipped as u64;
-        for (hash, rec) in hashed {
-            if recent.records.iter().any(|(h, r)| *h == hash && r == rec) {
-                continue;
-            }
-            if recent.records.len() == DERIVED_FAN_IN {
-                recent.records.pop_front();
-                recent.older += 1;
-            }
-            recent.records.push_back((hash, rec.clone()));
+        if recent.records.iter().any(|(h, r)| *h == hash && r == rec) {
+            return;
         }
+        if recent.records.len() == DERIVED_FAN_IN {
+            recent.records.pop_front();
+            recent.older += 1;
+        }
+        recent.records.push_back((hash, rec.clone()));
     }
 
     /// What `unit` read most recently, and how many reads before those are not kept.
@@ -519,12 +512,15 @@ impl<DB: Driver> Observation<DB> {
             }
             if relation == Relation::Produced && self.produced.len() < DERIVED_FAN_IN {
                 self.produced.push(rec);
+            } else if relation == Relation::Read
+                && let Some(unit) = self.unit_hash()
+            {
+                self.recorder.note_read(unit, &rec);
             }
         }
     }
 
     /// Records the edges of the batched records: actor, activity and table to each.
-    /// What they read is remembered for the unit of work's `derived_from`.
     fn flush_rows(&mut self) {
         if self.batches.iter().all(Vec::is_empty) {
             return;
@@ -535,10 +531,6 @@ impl<DB: Driver> Observation<DB> {
         let relation = match rows.effect() {
             Effect::Read => Relation::Read,
             Effect::Produced => Relation::Produced,
-        };
-        let unit = match relation {
-            Relation::Read => self.unit_hash(),
-            _ => None,
         };
         let (Some(who), Some(layout)) = (self.actor.who.as_ref(), self.layout.as_ref()) else {
             return;
@@ -555,9 +547,6 @@ impl<DB: Driver> Observation<DB> {
             froms.push((tbl, Relation::Contains));
             // Recording must never fail the host: a store error loses these edges only.
             let _ = self.recorder.store.relate_many(&froms, recs);
-            if let Some(unit) = unit {
-                self.recorder.note_reads(unit, recs);
-            }
             recs.clear();
         }
     }
