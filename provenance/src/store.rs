@@ -669,7 +669,9 @@ impl Store {
     /// [`Store::relate_all`] would record for every pair, in one pass. The `tos` that share a
     /// shard are linked under one set of locks, and each of `froms` is looked up once per
     /// such group instead of once per edge. The sqlx pool records the rows of a result this
-    /// way: the function, the request and the table each to every record.
+    /// way: the function, the request and the table each to every record. A shard that
+    /// cannot take its records (full of structural artifacts) does not stop the others; the
+    /// first such error is returned.
     ///
     /// ```
     /// use provenance::{Relation, Store};
@@ -713,6 +715,8 @@ impl Store {
             })
             .collect();
         // The `tos` by shard: (shard, hash, index).
+        // A group that fails (a full shard) does not stop the others.
+        let mut failed = None;
         let mut order: Vec<(usize, u64, usize)> = tos
             .iter()
             .enumerate()
@@ -749,9 +753,11 @@ impl Store {
             let pt = position(&shards, st);
             let h = &self.inner.hasher;
             due.owed += n - set.at(pt).evict_oldest(h, st, n, 1, &mut due.evicted);
-            result?;
+            if let Err(e) = result {
+                failed.get_or_insert(e);
+            }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 
     /// Locks `shards` (sorted, distinct) in order, as [`Store::lock_pair`] does.
