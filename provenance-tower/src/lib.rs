@@ -38,8 +38,8 @@
 //!   `RequestId` in the extensions (feature `tower-http`), that one is used. Otherwise a fresh
 //!   UUID v7 is made. An invalid incoming ID is replaced in the request's headers, counted
 //!   ([`ProvenanceLayer::rejected_ids`]) and never echoed or stored. A request that came
-//!   without one does not get the header added: handlers take the ID from the extensions
-//!   (the [`RequestId`] extractor), which costs no header map of its own.
+//!   without one gets the fresh one in its headers, so that layers inside (tower-http's
+//!   request-id pair, a trace layer) see the ID the store records.
 //! - **Echo and extension.** The ID goes on the response header unless the service already set
 //!   it, and into the request extensions as a [`RequestId`] unless one is there.
 //! - **Context.** The inner service's future runs inside a [`provenance::context`] scope with
@@ -237,9 +237,14 @@ impl<S> Provenance<S> {
                     id
                 }
             },
-            // A fresh ID goes into the extensions only: adding it to the request's headers
-            // would cost a header map of its own on most requests.
-            None => RequestId::generate_at(now),
+            // A fresh ID goes into the request's headers too, for what runs inside and reads
+            // them (tower-http's request-id layers, a trace layer).
+            None => {
+                let id = RequestId::generate_at(now);
+                req.headers_mut()
+                    .insert(header.clone(), id.header_value().clone());
+                id
+            }
         }
     }
 }

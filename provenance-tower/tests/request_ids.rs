@@ -170,3 +170,34 @@ async fn traceparent_lines_up_with_existing_traces() {
         .unwrap();
     assert_eq!(send(app, req).await.1, "none");
 }
+
+/// tower-http's pair inside ProvenanceLayer: the client must get back the ID that was recorded.
+/// (Found in review: it failed while a fresh ID was not put in the request's headers.)
+#[tokio::test]
+async fn tower_http_pair_inside_the_layer_echoes_the_recorded_id() {
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    let store = Store::new();
+    let app = Router::new()
+        .route("/", get(echo))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(ProvenanceLayer::new(store.clone()));
+    let res = app
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let header = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(
+        std::str::from_utf8(&body).unwrap(),
+        header,
+        "handler and client disagree"
+    );
+    assert!(
+        store.lookup(&format!("req:{header}")).is_some(),
+        "echoed ID not in the store"
+    );
+}
