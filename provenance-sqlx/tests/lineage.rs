@@ -14,6 +14,26 @@ fn request(id: &str) -> Context {
     Context::from_iter([("request_id", format!("req:{id}"))])
 }
 
+/// Our pool on a fresh in-memory SQLite database, after running `setup` through it.
+async fn seeded(store: &Store, setup: &'static str) -> provenance_sqlx::SqlitePool {
+    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
+    sqlx::raw_sql(setup).execute(&pool).await.unwrap();
+    pool
+}
+
+/// In request `id`: runs `select` to the end, then writes `out` 1, which derives from what
+/// the request read.
+async fn read_then_write(pool: &provenance_sqlx::SqlitePool, id: &str, select: &'static str) {
+    scope(request(id), async {
+        sqlx::query(select).fetch_all(pool).await.unwrap();
+        sqlx::query("INSERT INTO out (id) VALUES (1) RETURNING id")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
 /// Runs the lineage scenario against one database. Placeholders are `$1` for PostgreSQL and
 /// `?` elsewhere; the `ph` closure picks.
 macro_rules! scenario {
@@ -323,16 +343,14 @@ async fn postgres_runs_what_the_parser_cannot_read() {
 #[tokio::test]
 async fn a_query_records_at_most_its_cap_of_records() {
     let store = Store::new();
-    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone())
-        .records_per_query(5);
-    sqlx::raw_sql(
+    let pool = seeded(
+        &store,
         "CREATE TABLE n (id INTEGER PRIMARY KEY); \
          WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 100) \
          INSERT INTO n SELECT i FROM s;",
     )
-    .execute(&pool)
     .await
-    .unwrap();
+    .records_per_query(5);
     let rows = scope(request("cap"), async {
         sqlx::query("SELECT id FROM n")
             .fetch_all(&pool)
@@ -352,11 +370,11 @@ async fn a_query_records_at_most_its_cap_of_records() {
 async fn a_stream_dropped_early_records_the_rows_it_returned() {
     use futures_util::TryStreamExt;
     let store = Store::new();
-    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
-    sqlx::raw_sql("CREATE TABLE s (id INTEGER PRIMARY KEY); INSERT INTO s VALUES (1), (2), (3);")
-        .execute(&pool)
-        .await
-        .unwrap();
+    let pool = seeded(
+        &store,
+        "CREATE TABLE s (id INTEGER PRIMARY KEY); INSERT INTO s VALUES (1), (2), (3);",
+    )
+    .await;
     scope(request("early"), async {
         let mut rows = sqlx::query("SELECT id FROM s ORDER BY id").fetch(&pool);
         let _first = rows.try_next().await.unwrap();
@@ -372,15 +390,13 @@ async fn a_stream_dropped_early_records_the_rows_it_returned() {
 async fn records_past_one_batch_are_all_linked_even_when_the_stream_stops_early() {
     use futures_util::TryStreamExt;
     let store = Store::new();
-    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
-    sqlx::raw_sql(
+    let pool = seeded(
+        &store,
         "CREATE TABLE b (id INTEGER PRIMARY KEY); \
          WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 300) \
          INSERT INTO b SELECT i FROM s;",
     )
-    .execute(&pool)
-    .await
-    .unwrap();
+    .await;
     // 300 rows: several batches and a partial one at the end.
     let all = scope(request("batches"), async {
         sqlx::query("SELECT id FROM b")
@@ -538,14 +554,12 @@ async fn sqlite_migrations_are_recorded() {
 #[tokio::test]
 async fn select_star_follows_the_table_when_it_changes_shape() {
     let store = Store::new();
-    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
-    sqlx::raw_sql(
+    let pool = seeded(
+        &store,
         "CREATE TABLE shape (note TEXT, id INTEGER PRIMARY KEY); \
          INSERT INTO shape VALUES ('x', 1), ('y', 2);",
     )
-    .execute(&pool)
-    .await
-    .unwrap();
+    .await;
     scope(request("shape1"), async {
         sqlx::query("SELECT * FROM shape WHERE id = 1")
             .fetch_all(&pool)
@@ -817,16 +831,14 @@ async fn the_down_half_of_a_reversible_migration_is_not_recorded() {
 #[tokio::test]
 async fn a_record_derives_from_the_most_recent_reads_of_its_unit_of_work() {
     let store = Store::new();
-    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
-    sqlx::raw_sql(
+    let pool = seeded(
+        &store,
         "CREATE TABLE src (id INTEGER PRIMARY KEY); \
          WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 20) \
          INSERT INTO src SELECT i FROM s; \
          CREATE TABLE out (id INTEGER PRIMARY KEY);",
     )
-    .execute(&pool)
-    .await
-    .unwrap();
+    .await;
     scope(request("job-like"), async {
         for id in 1..=20 {
             sqlx::query("SELECT id FROM src WHERE id = ?")
@@ -857,11 +869,7 @@ async fn a_record_derives_from_the_most_recent_reads_of_its_unit_of_work() {
 #[tokio::test]
 async fn a_statement_follows_its_table_when_ddl_changes_the_key() {
     let store = Store::new();
-    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
-    sqlx::raw_sql("CREATE TABLE moved (id INTEGER PRIMARY KEY, code TEXT); INSERT INTO moved VALUES (1, 'a');")
-        .execute(&pool)
-        .await
-        .unwrap();
+    let pool = seeded(&store, "CREATE TABLE moved (id INTEGER PRIMARY KEY, code TEXT); INSERT INTO moved VALUES (1, 'a');").await;
     let select = || async {
         sqlx::query("SELECT id, code FROM moved")
             .fetch_all(&pool)
@@ -903,8 +911,8 @@ async fn a_statement_follows_its_table_when_ddl_changes_the_key() {
 #[tokio::test]
 async fn duplicates_in_a_batch_over_16_are_counted_as_truncated() {
     let store = Store::new();
-    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
-    sqlx::raw_sql(
+    let pool = seeded(
+        &store,
         "CREATE TABLE src (id INTEGER PRIMARY KEY); \
          WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 20) \
          INSERT INTO src SELECT i FROM s; \
@@ -914,19 +922,12 @@ async fn duplicates_in_a_batch_over_16_are_counted_as_truncated() {
          INSERT INTO rep VALUES (17, 17), (18, 17); \
          CREATE TABLE out (id INTEGER PRIMARY KEY);",
     )
-    .execute(&pool)
-    .await
-    .unwrap();
-    scope(request("dups"), async {
-        sqlx::query("SELECT s.id FROM rep r JOIN src s ON s.id = r.sid ORDER BY r.n")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO out (id) VALUES (1) RETURNING id")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    })
+    .await;
+    read_then_write(
+        &pool,
+        "dups",
+        "SELECT s.id FROM rep r JOIN src s ON s.id = r.sid ORDER BY r.n",
+    )
     .await;
     let sources = targets(&store, "rec:out:1", Relation::DerivedFrom);
     let counters = store.lookup("rec:out:1").unwrap().counters;
@@ -942,27 +943,20 @@ async fn duplicates_in_a_batch_over_16_are_counted_as_truncated() {
 #[tokio::test]
 async fn one_record_read_20_times_truncates_nothing() {
     let store = Store::new();
-    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
-    sqlx::raw_sql(
+    let pool = seeded(
+        &store,
         "CREATE TABLE src (id INTEGER PRIMARY KEY); INSERT INTO src VALUES (1); \
          CREATE TABLE rep (n INTEGER PRIMARY KEY, sid INTEGER); \
          WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 20) \
          INSERT INTO rep SELECT i, 1 FROM s; \
          CREATE TABLE out (id INTEGER PRIMARY KEY);",
     )
-    .execute(&pool)
-    .await
-    .unwrap();
-    scope(request("same"), async {
-        sqlx::query("SELECT s.id FROM rep r JOIN src s ON s.id = r.sid")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO out (id) VALUES (1) RETURNING id")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    })
+    .await;
+    read_then_write(
+        &pool,
+        "same",
+        "SELECT s.id FROM rep r JOIN src s ON s.id = r.sid",
+    )
     .await;
     assert_eq!(
         targets(&store, "rec:out:1", Relation::DerivedFrom),
@@ -1021,26 +1015,15 @@ async fn a_write_while_the_read_streams_derives_from_the_row_read() {
 #[tokio::test]
 async fn a_join_keeps_the_most_recent_rows() {
     let store = Store::new();
-    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
-    sqlx::raw_sql(
-        "CREATE TABLE a (id INTEGER PRIMARY KEY); CREATE TABLE b (id INTEGER PRIMARY KEY, aid INTEGER); \
+    let pool = seeded(&store, "CREATE TABLE a (id INTEGER PRIMARY KEY); CREATE TABLE b (id INTEGER PRIMARY KEY, aid INTEGER); \
          WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 10) \
          INSERT INTO a SELECT i FROM s; INSERT INTO b SELECT id + 100, id FROM a; \
-         CREATE TABLE out (id INTEGER PRIMARY KEY);",
+         CREATE TABLE out (id INTEGER PRIMARY KEY);").await;
+    read_then_write(
+        &pool,
+        "join",
+        "SELECT a.id AS x, b.id AS y FROM a JOIN b ON b.aid = a.id ORDER BY a.id",
     )
-    .execute(&pool)
-    .await
-    .unwrap();
-    scope(request("join"), async {
-        sqlx::query("SELECT a.id AS x, b.id AS y FROM a JOIN b ON b.aid = a.id ORDER BY a.id")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO out (id) VALUES (1) RETURNING id")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    })
     .await;
     let sources = targets(&store, "rec:out:1", Relation::DerivedFrom);
     let mut expected: Vec<String> = (3..=10)
