@@ -476,10 +476,7 @@ impl<DB: Driver> Observation<DB> {
                 _ => self.layout_of(row, epoch),
             });
         }
-        let relation = match rows.effect() {
-            Effect::Read => Relation::Read,
-            Effect::Produced => Relation::Produced,
-        };
+        let relation = row_relation(rows.effect());
         let layout = self.layout.clone().unwrap_or_default();
         for (k, (tbl, table, columns)) in layout.iter().enumerate() {
             let parts: Option<SmallVec<[KeyPart; 2]>> =
@@ -528,10 +525,7 @@ impl<DB: Driver> Observation<DB> {
         let Some(rows) = self.entry.analysis.as_ref().and_then(Analysis::rows) else {
             return;
         };
-        let relation = match rows.effect() {
-            Effect::Read => Relation::Read,
-            Effect::Produced => Relation::Produced,
-        };
+        let relation = row_relation(rows.effect());
         let (Some(who), Some(layout)) = (self.actor.who.as_ref(), self.layout.as_ref()) else {
             return;
         };
@@ -742,6 +736,14 @@ impl<DB: Driver> Drop for Observation<DB> {
             self.done = true;
             self.record();
         }
+    }
+}
+
+/// The relation from a query's actor to the records in its rows.
+fn row_relation(effect: Effect) -> Relation {
+    match effect {
+        Effect::Read => Relation::Read,
+        Effect::Produced => Relation::Produced,
     }
 }
 

@@ -593,13 +593,8 @@ impl Visit for Message {
             }
             let _ = write!(self.0, "{}={value:?}", field.name());
         }
-        if self.0.len() > MAX_ERROR_LEN {
-            let mut cut = MAX_ERROR_LEN;
-            while !self.0.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            self.0.truncate(cut);
-        }
+        let len = crate::store::cut(&self.0, MAX_ERROR_LEN).len();
+        self.0.truncate(len);
     }
 }
 

@@ -300,23 +300,16 @@ pub struct RequestRecord {
 impl RequestRecord {
     /// The record with every text cut to [`MAX_ATTRIBUTE_LEN`], as attributes are cut.
     fn bounded(mut self) -> RequestRecord {
-        fn cut(s: &str) -> &str {
-            let mut end = s.len().min(MAX_ATTRIBUTE_LEN);
-            while !s.is_char_boundary(end) {
-                end -= 1;
-            }
-            &s[..end]
-        }
         if self.method.len() > MAX_ATTRIBUTE_LEN {
-            self.method = Cow::Owned(cut(&self.method).to_owned());
+            self.method = Cow::Owned(cut(&self.method, MAX_ATTRIBUTE_LEN).to_owned());
         }
         if self.route.len() > MAX_ATTRIBUTE_LEN {
-            self.route = cut(&self.route).into();
+            self.route = cut(&self.route, MAX_ATTRIBUTE_LEN).into();
         }
         if let Some(error) = &self.error
             && error.len() > MAX_ATTRIBUTE_LEN
         {
-            self.error = Some(Cow::Owned(cut(error).to_owned()));
+            self.error = Some(Cow::Owned(cut(error, MAX_ATTRIBUTE_LEN).to_owned()));
         }
         self
     }
@@ -789,14 +782,10 @@ impl Store {
         if from == to {
             let mut shard = self.lock(sf);
             let (i, new) = shard.get_or_insert(hf, from, from_kind, now, sf)?;
-            let e = pack(relation, DIR_LOOP, shard.node_ref(sf, i));
-            let structural = !from_kind.is_event();
-            if !shard.part(i, structural).contains(&e) {
-                shard.push_edge(i, e, structural);
-                shard.edges += 1;
-            }
+            let r = shard.node_ref(sf, i);
+            shard.add_loop(i, r, relation, !from_kind.is_event());
             if new {
-                due.protect.push(shard.node_ref(sf, i));
+                due.protect.push(r);
             }
             let n = self.admit(usize::from(new));
             due.owed += n - shard.evict_oldest(h, sf, n, 1, &mut due.evicted);
@@ -844,22 +833,12 @@ impl Store {
         if new_b {
             due.protect.push(rb);
         }
-        let (from_struct, to_struct) = (!from_kind.is_event(), !to_kind.is_event());
-        let out = pack(relation, DIR_OUT, rb);
-        let inc = pack(relation, DIR_IN, ra);
-        // Scan the shorter of the two lists that would hold this edge.
-        let la = pair.a().part(ia, to_struct).len();
-        let lb = pair.b().part(ib, from_struct).len();
-        let exists = if la <= lb {
-            pair.a().part(ia, to_struct).contains(&out)
-        } else {
-            pair.b().part(ib, from_struct).contains(&inc)
-        };
-        if !exists {
-            pair.a().push_edge(ia, out, to_struct);
-            pair.b().push_edge(ib, inc, from_struct);
-            pair.a().edges += 1;
-        }
+        add_edge(
+            &mut pair,
+            relation,
+            (ia, ra, !from_kind.is_event()),
+            (ib, rb, !to_kind.is_event()),
+        );
         let n = self.admit(usize::from(new_a) + usize::from(new_b));
         // Each shard that received a new event gives up its own oldest, so that the shard of
         // a hot structural origin is not drained for everyone else's records.
@@ -1457,11 +1436,7 @@ const ATTR_END: char = '\u{1e}';
 
 /// Appends `s`, cut to `max` bytes, with the two separators replaced.
 fn push_sanitized(out: &mut String, s: &str, max: usize) {
-    let mut cut = s.len().min(max);
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let s = &s[..cut];
+    let s = cut(s, max);
     // The separators are ASCII control bytes, never part of a longer character.
     if !s
         .bytes()
@@ -1531,14 +1506,18 @@ fn decode_attrs(s: &str) -> impl Iterator<Item = (&str, &str)> {
 }
 
 fn truncate(mut s: String) -> String {
-    if s.len() > MAX_ATTRIBUTE_LEN {
-        let mut cut = MAX_ATTRIBUTE_LEN;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
+    let len = cut(&s, MAX_ATTRIBUTE_LEN).len();
+    s.truncate(len);
     s
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub(crate) fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 fn now_nanos() -> u64 {
@@ -1688,34 +1667,78 @@ fn link_group(
         *created += usize::from(new);
         let to_struct = !to.kind().is_event();
         for ((from, relation), &(ia, ra, pf)) in froms.iter().zip(&from_nodes) {
-            let from_struct = !from.kind().is_event();
             if ra == rb {
-                let shard = set.at(pt);
-                let e = pack(*relation, DIR_LOOP, rb);
-                if !shard.part(ib, to_struct).contains(&e) {
-                    shard.push_edge(ib, e, to_struct);
-                    shard.edges += 1;
-                }
+                set.at(pt).add_loop(ib, rb, *relation, to_struct);
                 continue;
             }
-            let out = pack(*relation, DIR_OUT, rb);
-            let inc = pack(*relation, DIR_IN, ra);
-            // Scan the shorter of the two lists that would hold this edge.
-            let la = set.at(pf).part(ia, to_struct).len();
-            let lb = set.at(pt).part(ib, from_struct).len();
-            let exists = if la <= lb {
-                set.at(pf).part(ia, to_struct).contains(&out)
-            } else {
-                set.at(pt).part(ib, from_struct).contains(&inc)
+            let mut ends = InSet {
+                set,
+                from: pf,
+                to: pt,
             };
-            if !exists {
-                set.at(pf).push_edge(ia, out, to_struct);
-                set.at(pt).push_edge(ib, inc, from_struct);
-                set.at(pt).edges += 1;
-            }
+            let from_end = (ia, ra, !from.kind().is_event());
+            add_edge(&mut ends, *relation, from_end, (ib, rb, to_struct));
         }
     }
     Ok(())
+}
+
+/// The shards of an edge's two ends (the same shard twice when both ends are there).
+trait Ends {
+    fn from(&mut self) -> &mut Shard;
+    fn to(&mut self) -> &mut Shard;
+}
+
+impl Ends for Pair<'_> {
+    fn from(&mut self) -> &mut Shard {
+        self.a()
+    }
+
+    fn to(&mut self) -> &mut Shard {
+        self.b()
+    }
+}
+
+/// Two shards of a [`LockSet`], by position.
+struct InSet<'s, 'a> {
+    set: &'s mut LockSet<'a>,
+    from: usize,
+    to: usize,
+}
+
+impl Ends for InSet<'_, '_> {
+    fn from(&mut self) -> &mut Shard {
+        self.set.at(self.from)
+    }
+
+    fn to(&mut self) -> &mut Shard {
+        self.set.at(self.to)
+    }
+}
+
+/// Adds the edge `relation` between two different artifacts, each given as (slot, reference,
+/// whether it is structural), to both their lists, unless it is there already.
+fn add_edge(
+    ends: &mut impl Ends,
+    relation: Relation,
+    (ia, ra, from_struct): (u32, NodeRef, bool),
+    (ib, rb, to_struct): (u32, NodeRef, bool),
+) {
+    let out = pack(relation, DIR_OUT, rb);
+    let inc = pack(relation, DIR_IN, ra);
+    // Scan the shorter of the two lists that would hold this edge.
+    let la = ends.from().part(ia, to_struct).len();
+    let lb = ends.to().part(ib, from_struct).len();
+    let exists = if la <= lb {
+        ends.from().part(ia, to_struct).contains(&out)
+    } else {
+        ends.to().part(ib, from_struct).contains(&inc)
+    };
+    if !exists {
+        ends.from().push_edge(ia, out, to_struct);
+        ends.to().push_edge(ib, inc, from_struct);
+        ends.from().edges += 1;
+    }
 }
 
 struct Pair<'a> {
@@ -2141,6 +2164,16 @@ impl Shard {
         let node = &self.nodes[i as usize];
         let (s, e) = node.adj.split_at(node.n_struct as usize);
         if structural { s } else { e }
+    }
+
+    /// Adds the edge `relation` from the artifact in slot `i` (reference `r`) to itself,
+    /// unless it is there already.
+    fn add_loop(&mut self, i: u32, r: NodeRef, relation: Relation, structural: bool) {
+        let e = pack(relation, DIR_LOOP, r);
+        if !self.part(i, structural).contains(&e) {
+            self.push_edge(i, e, structural);
+            self.edges += 1;
+        }
     }
 
     fn push_edge(&mut self, i: u32, e: u64, structural: bool) {
