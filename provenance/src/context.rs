@@ -43,11 +43,11 @@
 //! ```
 
 use std::borrow::Cow;
-use std::cell::{OnceCell, RefCell};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 
 use smallvec::SmallVec;
@@ -60,18 +60,27 @@ pub const REQUEST_ID: &str = "request_id";
 pub const JOB_ID: &str = "job_id";
 
 /// A provenance context: string keys to string values, ordered by key.
+///
+/// Shared, copy on write: cloning one (as [`get_context`] and [`in_current_context`] do) copies
+/// a pointer, and the task-local scope moves a pointer on every poll, not the pairs.
 #[derive(Clone, Default)]
 pub struct Context {
+    /// `None` for an empty context, so that [`Context::new`] allocates nothing.
+    inner: Option<Arc<Inner>>,
+}
+
+#[derive(Clone, Default)]
+struct Inner {
     // Sorted by key. A request's context has three or four keys, nearly always literals, and
     // values that are literals or shared: no allocation for those.
     entries: SmallVec<[(Cow<'static, str>, Text); 4]>,
     /// The parsed request or job ID, worked out once: every span and query asks for it.
-    activity: OnceCell<Option<ArtifactId>>,
+    activity: OnceLock<Option<ArtifactId>>,
 }
 
 impl PartialEq for Context {
     fn eq(&self, other: &Self) -> bool {
-        self.entries == other.entries
+        self.entries() == other.entries()
     }
 }
 
@@ -122,20 +131,27 @@ impl std::fmt::Debug for Context {
 impl Context {
     /// An empty context.
     pub const fn new() -> Self {
-        Context {
-            entries: SmallVec::new_const(),
-            activity: OnceCell::new(),
-        }
+        Context { inner: None }
+    }
+
+    fn entries(&self) -> &[(Cow<'static, str>, Text)] {
+        self.inner.as_deref().map_or(&[], |inner| &inner.entries)
+    }
+
+    /// The pairs to change, copied first if another context shares them.
+    fn inner_mut(&mut self) -> &mut Inner {
+        Arc::make_mut(self.inner.get_or_insert_with(Default::default))
     }
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.position(key).ok().map(|i| &*self.entries[i].1)
+        let entries = self.entries();
+        Self::position(entries, key).ok().map(|i| &*entries[i].1)
     }
 
     /// Where `key` is, or would go.
-    fn position(&self, key: &str) -> Result<usize, usize> {
-        self.entries.binary_search_by(|(k, _)| (**k).cmp(key))
+    fn position(entries: &[(Cow<'static, str>, Text)], key: &str) -> Result<usize, usize> {
+        entries.binary_search_by(|(k, _)| (**k).cmp(key))
     }
 
     /// Sets `key`, replacing an earlier value.
@@ -156,12 +172,13 @@ impl Context {
     }
 
     fn insert_cow(&mut self, key: Cow<'static, str>, value: Text) {
+        let inner = self.inner_mut();
         if key == REQUEST_ID || key == JOB_ID {
-            self.activity = OnceCell::new();
+            inner.activity = OnceLock::new();
         }
-        match self.position(&key) {
-            Ok(i) => self.entries[i].1 = value,
-            Err(i) => self.entries.insert(i, (key, value)),
+        match Self::position(&inner.entries, &key) {
+            Ok(i) => inner.entries[i].1 = value,
+            Err(i) => inner.entries.insert(i, (key, value)),
         }
     }
 
@@ -178,17 +195,17 @@ impl Context {
 
     /// The pairs, ordered by key.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(k, v)| (&**k, &**v))
+        self.entries().iter().map(|(k, v)| (&**k, &**v))
     }
 
     /// How many keys are set.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries().len()
     }
 
     /// Whether no key is set.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries().is_empty()
     }
 
     /// The `req:` ID under [`REQUEST_ID`], if it is set and valid.
@@ -207,17 +224,20 @@ impl Context {
 
     /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<String> {
+        let i = Self::position(self.entries(), key).ok()?;
+        let inner = self.inner_mut();
         if key == REQUEST_ID || key == JOB_ID {
-            self.activity = OnceCell::new();
+            inner.activity = OnceLock::new();
         }
-        let i = self.position(key).ok()?;
-        Some(self.entries.remove(i).1.into_owned())
+        Some(inner.entries.remove(i).1.into_owned())
     }
 
     /// The unit of work this context belongs to: its request, else its job. Parsed once per
     /// context, so asking on every span or query is cheap.
     pub fn activity(&self) -> Option<ArtifactId> {
-        self.activity
+        let inner = self.inner.as_deref()?;
+        inner
+            .activity
             .get_or_init(|| self.request_id().or_else(|| self.job_id()))
             .clone()
     }
@@ -226,7 +246,7 @@ impl Context {
     /// the parse.
     pub fn set_request_id(&mut self, id: &ArtifactId) {
         self.insert_cow(Cow::Borrowed(REQUEST_ID), Text::Shared(id.shared()));
-        self.activity = OnceCell::from(Some(id.clone()));
+        self.inner_mut().activity = OnceLock::from(Some(id.clone()));
     }
 
     /// The context the tower layer installs for a request: [`REQUEST_ID`], `method` and
@@ -251,16 +271,17 @@ impl Context {
         entries.push((Cow::Borrowed(REQUEST_ID), Text::Shared(id.shared())));
         entries.push((Cow::Borrowed("route"), Text::Shared(route)));
         Context {
-            entries,
-            activity: OnceCell::from(Some(id.clone())),
+            inner: Some(Arc::new(Inner {
+                entries,
+                activity: OnceLock::from(Some(id.clone())),
+            })),
         }
     }
 
     /// The map of keys to values.
     pub fn into_map(self) -> BTreeMap<String, String> {
-        self.entries
-            .into_iter()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        self.iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect()
     }
 }
