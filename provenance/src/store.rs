@@ -974,6 +974,30 @@ impl Store {
     /// # Ok::<(), provenance::Error>(())
     /// ```
     pub fn record_request(&self, id: &ArtifactId, record: RequestRecord) -> Result<(), Error> {
+        self.record_request_once(id, record, true)
+    }
+
+    /// [`Store::record_request`] for an ID made for this request (no client sent it), which
+    /// the store cannot have recorded before: the check for a logged request of the same ID is
+    /// skipped. That check is what makes a request that nothing linked to cost an index
+    /// insertion when logged and a removal when evicted; the log is indexed when first asked.
+    ///
+    /// Called with an ID the store has seen, the earlier record stays and the new one is
+    /// logged beside it: only [`Store::lookup`] of one of them finds it.
+    pub fn record_generated_request(
+        &self,
+        id: &ArtifactId,
+        record: RequestRecord,
+    ) -> Result<(), Error> {
+        self.record_request_once(id, record, false)
+    }
+
+    fn record_request_once(
+        &self,
+        id: &ArtifactId,
+        record: RequestRecord,
+        may_be_logged: bool,
+    ) -> Result<(), Error> {
         let h = self.hash(id.as_str());
         let s = self.shard_of(h);
         let failed = u64::from(record.error.is_some());
@@ -982,9 +1006,11 @@ impl Store {
             let mut shard = self.lock(s);
             // The same ID again while it is logged (a client reusing its request ID) takes
             // the node's path below, so that attributes merge as `describe` merges them.
-            if shard.find(h, id.as_str()).is_none() && shard.logged_seq(h, id.as_str()).is_none() {
+            if shard.find(h, id.as_str()).is_none()
+                && !(may_be_logged && shard.logged_seq(h, id.as_str()).is_some())
+            {
                 let now = now_nanos();
-                due.protect_log = Some((s, shard.log_request(h, id.clone(), record, now)));
+                due.protect_log = Some((s, shard.log_request(h, id, record, now)));
                 let n = self.admit(1);
                 due.owed = n - shard.evict_oldest(&self.inner.hasher, s, n, 1, &mut due.evicted);
                 drop(shard);
@@ -1047,7 +1073,7 @@ impl Store {
                 }
             }
             if kind == Kind::Req {
-                out.extend(shard.log.iter().flatten().map(|l| l.id.clone()));
+                out.extend(shard.log.iter().flatten().map(|l| l.id.to_id()));
             }
         }
         out.sort_unstable();
@@ -1067,7 +1093,7 @@ impl Store {
             }
             if name == ERRORS {
                 let failed = shard.log.iter().flatten().filter(|l| l.errors > 0);
-                out.extend(failed.map(|l| (l.id.clone(), l.errors)));
+                out.extend(failed.map(|l| (l.id.to_id(), l.errors)));
             }
         }
         out.sort_unstable();
@@ -1102,7 +1128,7 @@ impl Store {
         let id = ArtifactId::parse(id).ok()?;
         let h = self.hash(id.as_str());
         let s = self.shard_of(h);
-        let shard = self.lock(s);
+        let mut shard = self.lock(s);
         let Some(i) = shard.find(h, id.as_str()) else {
             let seq = shard.logged_seq(h, id.as_str())?;
             let logged = shard.log[(seq - shard.log_base) as usize].as_ref()?;
@@ -1902,13 +1928,95 @@ struct Settlement {
 
 /// A request nothing linked to while it ran, in its shard's log; see [`Store::record_request`].
 struct Logged {
-    id: ArtifactId,
+    id: LogId,
     /// The low half of the ID's hash, as `log_index` keeps it.
     hash: u32,
     record: RequestRecord,
     errors: u64,
     first_seen: u64,
     last_seen: u64,
+}
+
+/// A logged request's ID. The IDs the tower layer makes (`req:` and a lowercase hyphenated
+/// UUID) are kept as their 16 bytes: the log then holds no pointer that its eviction, long
+/// after the request, would have to follow and free.
+enum LogId {
+    Uuid(u128),
+    Other(ArtifactId),
+}
+
+impl LogId {
+    const PREFIX: &'static str = "req:";
+    /// Where the hyphens of a hyphenated UUID are.
+    const HYPHENS: [usize; 4] = [8, 13, 18, 23];
+
+    fn new(id: &ArtifactId) -> LogId {
+        match Self::uuid(id.as_str()) {
+            Some(uuid) => LogId::Uuid(uuid),
+            None => LogId::Other(id.clone()),
+        }
+    }
+
+    /// The UUID of `req:<uuid>`, if that is exactly how [`LogId::render`] writes it.
+    fn uuid(id: &str) -> Option<u128> {
+        /// A lowercase hex digit's value, else 0xFF.
+        const DIGIT: [u8; 256] = {
+            let mut table = [0xFF; 256];
+            let mut i = 0;
+            while i < 16 {
+                table[b"0123456789abcdef"[i] as usize] = i as u8;
+                i += 1;
+            }
+            table
+        };
+        let text = id.strip_prefix(Self::PREFIX)?.as_bytes();
+        if text.len() != 36 || Self::HYPHENS.iter().any(|&i| text[i] != b'-') {
+            return None;
+        }
+        // The hex digits of bytes `from..to`, with every digit's value or-ed into `bad`.
+        let mut bad = 0u8;
+        let mut hex = |from: usize, to: usize| {
+            text[from..to].iter().fold(0u64, |v, &b| {
+                let digit = DIGIT[b as usize];
+                bad |= digit;
+                v << 4 | u64::from(digit & 0xF)
+            })
+        };
+        let high = hex(0, 8) << 32 | hex(9, 13) << 16 | hex(14, 18);
+        let low = hex(19, 23) << 48 | hex(24, 36);
+        // A byte that is no lowercase hex digit shows as 0xFF.
+        (bad < 16).then_some(u128::from(high) << 64 | u128::from(low))
+    }
+
+    /// `req:` and the UUID, lowercase and hyphenated.
+    fn render(uuid: u128, out: &mut [u8; 40]) -> &str {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        out[..4].copy_from_slice(Self::PREFIX.as_bytes());
+        let mut at = 4;
+        for (i, digit) in (0..32).rev().enumerate() {
+            if matches!(i, 8 | 12 | 16 | 20) {
+                out[at] = b'-';
+                at += 1;
+            }
+            out[at] = HEX[(uuid >> (digit * 4)) as usize & 0xF];
+            at += 1;
+        }
+        std::str::from_utf8(out).expect("ASCII")
+    }
+
+    fn is(&self, key: &str) -> bool {
+        match self {
+            LogId::Uuid(uuid) => Self::uuid(key) == Some(*uuid),
+            LogId::Other(id) => id.as_str() == key,
+        }
+    }
+
+    fn to_id(&self) -> ArtifactId {
+        match self {
+            LogId::Uuid(uuid) => ArtifactId::from_trusted(Self::render(*uuid, &mut [0; 40])),
+            LogId::Other(id) => id.clone(),
+        }
+    }
 }
 
 /// The oldest event of a shard: a node, or a logged request (by sequence number).
@@ -1960,8 +2068,12 @@ struct Shard {
     log: VecDeque<Option<Logged>>,
     /// The sequence number of `log[0]`.
     log_base: u64,
-    /// A logged request's table hash and sequence number.
+    /// A logged request's table hash and sequence number, for the entries below
+    /// `log_indexed`: indexed when first looked up, not when logged, so that a request nothing
+    /// asks about costs no index work, neither when logged nor when evicted.
     log_index: HashTable<(u32, u64)>,
+    /// The sequence number up to which the log is indexed.
+    log_indexed: u64,
     /// How many entries of `log` are requests (not `None`).
     log_live: usize,
     live: [u64; 9],
@@ -1983,6 +2095,7 @@ impl Shard {
             log: VecDeque::new(),
             log_base: 0,
             log_index: HashTable::new(),
+            log_indexed: 0,
             log_live: 0,
             live: [0; 9],
             evicted: [0; 9],
@@ -2010,26 +2123,44 @@ impl Shard {
     }
 
     /// The sequence number of the logged request `key`.
-    fn logged_seq(&self, hash: u64, key: &str) -> Option<u64> {
+    fn logged_seq(&mut self, hash: u64, key: &str) -> Option<u64> {
+        if self.log_live == 0 {
+            return None;
+        }
+        self.index_log();
         let h = hash as u32;
         self.log_index
             .find(table_hash(h), |&(eh, seq)| {
                 eh == h
                     && self.log[(seq - self.log_base) as usize]
                         .as_ref()
-                        .is_some_and(|l| l.id.as_str() == key)
+                        .is_some_and(|l| l.id.is(key))
             })
             .map(|&(_, seq)| seq)
     }
 
+    /// Indexes the requests logged since the last lookup.
+    fn index_log(&mut self) {
+        let end = self.log_base + self.log.len() as u64;
+        let start = self.log_indexed.max(self.log_base);
+        for seq in start..end {
+            if let Some(l) = &self.log[(seq - self.log_base) as usize] {
+                let h = l.hash;
+                self.log_index
+                    .insert_unique(table_hash(h), (h, seq), |&(h, _)| table_hash(h));
+            }
+        }
+        self.log_indexed = end;
+    }
+
     /// Logs a request that is not a node; returns its sequence number.
-    fn log_request(&mut self, hash: u64, id: ArtifactId, record: RequestRecord, now: u64) -> u64 {
+    fn log_request(&mut self, hash: u64, id: &ArtifactId, record: RequestRecord, now: u64) -> u64 {
         let seq = self.log_base + self.log.len() as u64;
         let errors = u64::from(record.error.is_some());
         // Kept as attributes are: no text longer than MAX_ATTRIBUTE_LEN (a hostile path).
         let record = record.bounded();
         self.log.push_back(Some(Logged {
-            id,
+            id: LogId::new(id),
             hash: hash as u32,
             record,
             errors,
@@ -2037,9 +2168,6 @@ impl Shard {
             last_seen: now,
         }));
         self.log_live += 1;
-        let h = hash as u32;
-        self.log_index
-            .insert_unique(table_hash(h), (h, seq), |&(h, _)| table_hash(h));
         self.live[Kind::Req.index()] += 1;
         seq
     }
@@ -2054,6 +2182,9 @@ impl Shard {
     }
 
     fn forget_logged(&mut self, h: u32, seq: u64) {
+        if seq >= self.log_indexed {
+            return;
+        }
         if let Ok(entry) = self.log_index.find_entry(table_hash(h), |&(_, s)| s == seq) {
             entry.remove();
         }
@@ -2289,6 +2420,41 @@ impl Shard {
             if node.adj.len() <= node.adj.inline_size() {
                 node.adj.shrink_to_fit();
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogId;
+
+    #[test]
+    fn log_ids_keep_exactly_the_uuids_they_render_back() {
+        let text = "req:0190f1a2-b3c4-7d5e-8f90-a1b2c3d4e5f6";
+        let uuid = LogId::uuid(text).unwrap();
+        assert_eq!(uuid, 0x0190f1a2_b3c4_7d5e_8f90_a1b2c3d4e5f6);
+        assert_eq!(LogId::render(uuid, &mut [0; 40]), text);
+        assert_eq!(
+            LogId::render(0, &mut [0; 40]),
+            "req:00000000-0000-0000-0000-000000000000"
+        );
+        assert_eq!(
+            LogId::render(u128::MAX, &mut [0; 40]),
+            "req:ffffffff-ffff-ffff-ffff-ffffffffffff"
+        );
+        for other in [
+            "req:0190F1A2-B3C4-7D5E-8F90-A1B2C3D4E5F6",
+            "req:0190f1a2b3c47d5e8f90a1b2c3d4e5f6",
+            "req:0190f1a2-b3c4-7d5e-8f90-a1b2c3d4e5f",
+            "req:0190f1a2-b3c4-7d5e-8f90-a1b2c3d4e5f6a",
+            "req:0190f1a2-b3c4-7d5e-8f90a-1b2c3d4e5f6",
+            "req:0190f1a2-b3c4-7d5e-8f90-a1b2c3d4e5g6",
+            "req:0190f1a2-b3c4-7d5e-8f90-a1b2c3d4e%20",
+            "req:0190f1a2-b3c4-7d5e-8f90-a1b2c3d4\u{e9}5",
+            "job:0190f1a2-b3c4-7d5e-8f90-a1b2c3d4e5f6",
+            "req:",
+        ] {
+            assert_eq!(LogId::uuid(other), None, "{other}");
         }
     }
 }

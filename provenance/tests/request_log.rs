@@ -188,3 +188,106 @@ fn a_long_route_reads_back_cut_like_an_attribute() {
     assert!(long.starts_with(&a.metadata["route"]));
     assert_eq!(a.metadata["last_error"].len(), max);
 }
+
+/// A UUID v7 in the form the tower layer makes: lowercase, hyphenated.
+fn uuid_id(n: u64) -> String {
+    let hex = format!(
+        "{:032x}",
+        0x0190_f1a2_b3c4_7d5e_8f90_0000_0000_0000_u128 | n as u128
+    );
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+#[test]
+fn generated_uuid_ids_read_back_exactly() {
+    let store = Store::new();
+    let lower = request_id(&uuid_id(7)).unwrap();
+    // Not how the log keeps a UUID (uppercase, no hyphens): kept as text, read back the same.
+    let upper = request_id(&uuid_id(8).to_uppercase()).unwrap();
+    let bare = request_id(&uuid_id(9).replace('-', "")).unwrap();
+    for id in [&lower, &upper, &bare] {
+        store.record_generated_request(id, record(200)).unwrap();
+    }
+    for id in [&lower, &upper, &bare] {
+        let a = store.lookup(id.as_str()).unwrap();
+        assert_eq!(&a.id, id);
+        assert_eq!(a.metadata["status"], "200");
+    }
+    let mut all = vec![lower.clone(), upper.clone(), bare.clone()];
+    all.sort();
+    assert_eq!(store.ids_of(Kind::Req), all);
+    // Same digits, other case: another request.
+    assert!(store.lookup(&lower.as_str().to_uppercase()).is_none());
+    assert!(
+        store
+            .lookup(&format!("req:{}", uuid_id(7).to_uppercase()))
+            .is_none()
+    );
+    store
+        .record_generated_request(&request_id(&uuid_id(10)).unwrap(), record(503))
+        .unwrap();
+    assert_eq!(
+        store.counted("errors"),
+        [(request_id(&uuid_id(10)).unwrap(), 1)]
+    );
+}
+
+#[test]
+fn generated_requests_are_indexed_when_first_asked_for() {
+    let capacity = 64;
+    let store = Store::with_config(Config::new().event_capacity(capacity).shards(2));
+    let ids: Vec<_> = (0..1_000u64)
+        .map(|n| request_id(&uuid_id(n)).unwrap())
+        .collect();
+    for (n, id) in ids.iter().enumerate() {
+        store.record_generated_request(id, record(200)).unwrap();
+        // Now and then something asks (which indexes the shard's log) or links one.
+        if n % 97 == 0 {
+            assert!(store.lookup(id.as_str()).is_some(), "{n}");
+        }
+        if n % 101 == 0 {
+            let rec = record_id("orders", n as u64).unwrap();
+            store.relate(id, Relation::Produced, &rec).unwrap();
+            assert_eq!(store.related(id.as_str()), [rec]);
+        }
+    }
+    let stats = store.stats();
+    assert_eq!(stats.events(), capacity as u64, "{stats:?}");
+    assert_eq!(
+        stats.artifacts[&Kind::Req] + stats.evicted[&Kind::Req],
+        1_000,
+        "each created once: {stats:?}"
+    );
+    // Whatever is retained answers, whether its shard indexed it or not; nothing evicted does.
+    let kept = store.ids_of(Kind::Req);
+    assert_eq!(kept.len() as u64, stats.artifacts[&Kind::Req]);
+    for id in &ids {
+        assert_eq!(
+            store.lookup(id.as_str()).is_some(),
+            kept.contains(id),
+            "{id}"
+        );
+    }
+    // A later link of a retained one finds its record.
+    let last = ids.last().unwrap();
+    let rec = record_id("orders", "last").unwrap();
+    store.relate(last, Relation::Produced, &rec).unwrap();
+    assert_eq!(
+        store.lookup(last.as_str()).unwrap().metadata["status"],
+        "200"
+    );
+    // It became a node, not a second request (the new record evicted an older one).
+    let after = store.stats();
+    assert_eq!(
+        after.artifacts[&Kind::Req] + after.evicted[&Kind::Req],
+        1_000,
+        "{after:?}"
+    );
+}
