@@ -171,18 +171,22 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let start = Instant::now();
         let started = SystemTime::now();
-        let id = self.request_id(&mut req, started);
-        let method = method_name(req.method());
-        let route = route(&req);
+        // Read before a fresh ID goes into the headers: an empty header map answers these
+        // without hashing the names.
         let caller = req
             .headers()
             .get(&CALLER_HEADER)
-            .and_then(|v| RequestId::parse(v.as_bytes()))
+            .and_then(|v| RequestId::parse(v.as_bytes()));
+        let trace_id = req.headers().get(&TRACEPARENT).and_then(trace_id);
+        let (id, generated) = self.request_id(&mut req, started);
+        let caller = caller
             .map(|caller| caller.artifact_id().clone())
             .filter(|caller| caller != id.artifact_id());
+        let method = method_name(req.method());
+        let route = route(&req);
 
         let mut ctx = Context::for_request(id.artifact_id(), method.clone(), route.clone());
-        if let Some(trace_id) = req.headers().get(&TRACEPARENT).and_then(trace_id) {
+        if let Some(trace_id) = trace_id {
             ctx.insert_static("trace_id", trace_id);
         }
         if let Some(caller) = &caller {
@@ -205,6 +209,7 @@ where
                 route,
                 start,
                 started,
+                generated,
             })),
         }
     }
@@ -212,10 +217,11 @@ where
 
 impl<S> Provenance<S> {
     /// Picks the request's ID (extension, valid header, or fresh) and makes the request carry
-    /// it: an invalid incoming header is replaced, never passed on.
-    fn request_id<B>(&self, req: &mut Request<B>, now: SystemTime) -> RequestId {
+    /// it: an invalid incoming header is replaced, never passed on. Also says whether the ID
+    /// was made here.
+    fn request_id<B>(&self, req: &mut Request<B>, now: SystemTime) -> (RequestId, bool) {
         if let Some(id) = req.extensions().get::<RequestId>() {
-            return id.clone();
+            return (id.clone(), false);
         }
         #[cfg(feature = "tower-http")]
         if let Some(id) = req
@@ -223,29 +229,21 @@ impl<S> Provenance<S> {
             .get::<tower_http::request_id::RequestId>()
             .and_then(|id| RequestId::parse(id.header_value().as_bytes()))
         {
-            return id;
+            return (id, false);
         }
         let header = &self.shared.header;
-        match req.headers().get(header) {
-            Some(value) => match RequestId::parse(value.as_bytes()) {
-                Some(id) => id,
-                None => {
-                    self.shared.rejected.fetch_add(1, Ordering::Relaxed);
-                    let id = RequestId::generate_at(now);
-                    req.headers_mut()
-                        .insert(header.clone(), id.header_value().clone());
-                    id
-                }
-            },
-            // A fresh ID goes into the request's headers too, for what runs inside and reads
-            // them (tower-http's request-id layers, a trace layer).
-            None => {
-                let id = RequestId::generate_at(now);
-                req.headers_mut()
-                    .insert(header.clone(), id.header_value().clone());
-                id
+        if let Some(value) = req.headers().get(header) {
+            if let Some(id) = RequestId::parse(value.as_bytes()) {
+                return (id, false);
             }
+            self.shared.rejected.fetch_add(1, Ordering::Relaxed);
         }
+        // A fresh ID goes into the request's headers too (replacing an invalid one), for what
+        // runs inside and reads them (tower-http's request-id layers, a trace layer).
+        let id = RequestId::generate_at(now);
+        req.headers_mut()
+            .insert(header.clone(), id.header_value().clone());
+        (id, true)
     }
 }
 
@@ -399,6 +397,8 @@ struct Pending {
     route: Arc<str>,
     start: Instant,
     started: SystemTime,
+    /// Whether the ID was made here, so that the store need not look for an earlier record.
+    generated: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -440,7 +440,11 @@ impl Pending {
             error,
         };
         // Recording must never fail the request: a store error is dropped here.
-        let _ = self.shared.store.record_request(&self.id, record);
+        let _ = if self.generated {
+            self.shared.store.record_generated_request(&self.id, record)
+        } else {
+            self.shared.store.record_request(&self.id, record)
+        };
     }
 }
 

@@ -59,9 +59,13 @@ impl RequestId {
         let uuid = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
         let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
         let text = uuid.hyphenated().encode_lower(&mut buf);
+        let artifact = provenance::request_id(text).expect("a UUID is a valid request id");
+        // The header shares the artifact ID's text: one allocation for both, and clones of
+        // the header (the request's, the response's) only count references.
+        let shared = bytes::Bytes::from_owner(RawId(artifact.clone()));
         RequestId {
-            header: HeaderValue::from_str(text).expect("a UUID is a valid header value"),
-            artifact: provenance::request_id(text).expect("a UUID is a valid request id"),
+            header: HeaderValue::from_maybe_shared(shared).expect("a UUID is a valid header value"),
+            artifact,
         }
     }
 
@@ -85,6 +89,16 @@ impl RequestId {
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.as_str())
+    }
+}
+
+/// The raw ID inside a `req:` artifact ID, as bytes for a header value to share.
+struct RawId(ArtifactId);
+
+impl AsRef<[u8]> for RawId {
+    fn as_ref(&self) -> &[u8] {
+        let id = self.0.as_str();
+        id.strip_prefix("req:").unwrap_or(id).as_bytes()
     }
 }
 
