@@ -26,6 +26,17 @@
 //! reused gets a new generation, so an edge that still points at the evicted artifact is
 //! recognised as stale and skipped by every query; neighbours drop such edges in batches once
 //! they make up half of their event edges, so memory stays proportional to what is retained.
+//!
+//! # Deferred links
+//!
+//! [`Store::relate_many_later`] queues a batch of edges instead of linking it: the sqlx pool
+//! records a result's rows this way, so that a row costs a queue slot rather than a node and
+//! three edges. Every read (`lookup`, `related`, `neighbors`, `ids_of`, `counted`, `stats`,
+//! the queries and exports built on them) first links what is queued, with the time each batch
+//! was queued, so reads see exactly what they would have seen. Writes do not wait: adding
+//! edges commutes. The queue holds at most [`Config::event_capacity`] targets; past that, its
+//! oldest are dropped unlinked and counted as evicted, so a service that records much and
+//! asks little pays for the graph only for what it asks about.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
@@ -515,6 +526,32 @@ struct Inner {
     events: AtomicUsize,
     /// Queries an integration saw but could not analyse (see [`Store::count_unanalysed_query`]).
     unanalysed_queries: AtomicU64,
+    /// Batches of [`Store::relate_many_later`] not linked yet.
+    deferred: Mutex<Deferred>,
+    /// Targets queued in `deferred` or being linked: reads skip the catch-up when it is zero.
+    deferred_tos: AtomicUsize,
+    /// Held while queued batches are linked, so that a read waits for another's catch-up.
+    catching_up: Mutex<()>,
+}
+
+/// See [`Store::relate_many_later`].
+#[derive(Default)]
+struct Deferred {
+    batches: VecDeque<DeferredBatch>,
+    /// Targets in `batches`.
+    tos: usize,
+    /// Targets dropped unlinked, by kind: counted as evicted.
+    dropped: [u64; 9],
+}
+
+struct DeferredBatch {
+    froms: SmallVec<[(ArtifactId, Relation); 3]>,
+    /// Per from: the node an event (a request, a job) was when the batch was queued. If it
+    /// is evicted before the batch is linked, its edges go with it, as they would have.
+    alive: SmallVec<[Option<NodeRef>; 3]>,
+    tos: VecDeque<ArtifactId>,
+    /// When it was queued: the time its new artifacts were first seen.
+    at: u64,
 }
 
 // One shard per cache-line pair, so that two threads locking neighbouring shards do not
@@ -561,6 +598,9 @@ impl Store {
                 config,
                 events: AtomicUsize::new(0),
                 unanalysed_queries: AtomicU64::new(0),
+                deferred: Mutex::new(Deferred::default()),
+                deferred_tos: AtomicUsize::new(0),
+                catching_up: Mutex::new(()),
             }),
         }
     }
@@ -688,14 +728,134 @@ impl Store {
         }
         let mut due = Settlement::default();
         // Whatever happens, what was evicted is settled (counted out, neighbours told).
-        let result = self.link_many(froms, tos, now_nanos(), &mut due);
+        let result = self.link_many(froms, &[], tos, now_nanos(), &mut due);
         self.settle(due);
         result
     }
 
+    /// [`Store::relate_many`], linked when the store is next read rather than now: the edges
+    /// are queued as they are. A read (`lookup`, `related`, `stats`, ...) links every queued
+    /// batch first, with the time it was queued, so what it answers is the same. A row of a
+    /// query result costs a queue slot instead of a node and its edges, and a service that
+    /// records much and asks little links only what is still queued when it asks.
+    ///
+    /// At most [`Config::event_capacity`] targets wait; past that the oldest are dropped
+    /// unlinked and counted as evicted ([`Stats::evicted`]): they were the oldest events.
+    /// Errors of the deferred linking (a shard full of structural artifacts) are dropped.
+    ///
+    /// ```
+    /// use provenance::{Relation, Store};
+    ///
+    /// let store = Store::new();
+    /// let f = provenance::function_id("shop::orders", "list")?;
+    /// let tbl = provenance::table_id("orders")?;
+    /// let recs: Vec<_> = (1..=3).map(|n| provenance::record_id("orders", n)).collect::<Result<_, _>>()?;
+    /// store.relate_many_later(&[(&f, Relation::Read), (&tbl, Relation::Contains)], recs);
+    /// // Linked by the first read.
+    /// assert_eq!(store.related(f.as_str()).len(), 3);
+    /// assert_eq!(store.related("rec:orders:2").len(), 2);
+    /// # Ok::<(), provenance::Error>(())
+    /// ```
+    pub fn relate_many_later(&self, froms: &[(&ArtifactId, Relation)], tos: Vec<ArtifactId>) {
+        if froms.is_empty() || tos.is_empty() {
+            return;
+        }
+        let capacity = self.inner.config.event_capacity;
+        // A request or job is made a node now (if it is not one), as linking now would: the
+        // batch then links to that node, or to nothing once it is evicted. A from the store
+        // cannot take (a shard full of structural artifacts) links nothing.
+        let mut kept: SmallVec<[(ArtifactId, Relation); 3]> = SmallVec::new();
+        let mut alive: SmallVec<[Option<NodeRef>; 3]> = SmallVec::new();
+        for &(f, r) in froms {
+            let node = match f.kind().is_event() {
+                true => match self.with_meta(f, None::<fn(&mut Meta)>) {
+                    Ok(node) => Some(node),
+                    Err(_) => continue,
+                },
+                false => None,
+            };
+            kept.push((f.clone(), r));
+            alive.push(node);
+        }
+        if kept.is_empty() {
+            return;
+        }
+        let mut tos = VecDeque::from(tos);
+        let mut d = self.inner.deferred.lock();
+        // Never more than the capacity queued: the oldest targets go first, this call's own
+        // last (when it alone is larger than the capacity).
+        let excess = (d.tos + tos.len()).saturating_sub(capacity);
+        let Deferred {
+            batches,
+            tos: queued,
+            dropped,
+        } = &mut *d;
+        let mut left = excess;
+        while left > 0 {
+            let front = match batches.front_mut() {
+                Some(batch) => &mut batch.tos,
+                None => &mut tos,
+            };
+            let n = left.min(front.len());
+            for gone in front.drain(..n) {
+                dropped[gone.kind().index()] += 1;
+            }
+            left -= n;
+            if batches.front().is_some_and(|b| b.tos.is_empty()) {
+                batches.pop_front();
+            }
+        }
+        // What left the queue (the rest of the excess was this call's own).
+        let from_queue = excess.min(*queued);
+        *queued = *queued - from_queue + tos.len();
+        let added = tos.len();
+        if added > 0 {
+            batches.push_back(DeferredBatch {
+                froms: kept,
+                alive,
+                tos,
+                at: now_nanos(),
+            });
+        }
+        drop(d);
+        self.inner.deferred_tos.fetch_add(added, Ordering::Release);
+        self.inner
+            .deferred_tos
+            .fetch_sub(from_queue, Ordering::Release);
+    }
+
+    /// Links what [`Store::relate_many_later`] queued. Every read calls this first.
+    fn catch_up(&self) {
+        if self.inner.deferred_tos.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        // One catch-up at a time; a read that finds one running waits for it, so that it
+        // does not answer before the batches the other took are linked.
+        let _running = self.inner.catching_up.lock();
+        let batches = {
+            let mut d = self.inner.deferred.lock();
+            d.tos = 0;
+            std::mem::take(&mut d.batches)
+        };
+        for batch in batches {
+            let froms: SmallVec<[(&ArtifactId, Relation); 3]> =
+                batch.froms.iter().map(|(f, r)| (f, *r)).collect();
+            let tos = Vec::from(batch.tos);
+            let mut due = Settlement::default();
+            let _ = self.link_many(&froms, &batch.alive, &tos, batch.at, &mut due);
+            self.settle(due);
+            self.inner
+                .deferred_tos
+                .fetch_sub(tos.len(), Ordering::Release);
+        }
+    }
+
+    /// `alive` names, per from, the node it must still be (a queued batch's request or job,
+    /// which may have been evicted since); a from without one is created if needed.
     fn link_many(
         &self,
         froms: &[(&ArtifactId, Relation)],
+        alive: &[Option<NodeRef>],
         tos: &[ArtifactId],
         now: u64,
         due: &mut Settlement,
@@ -732,6 +892,7 @@ impl Store {
                 &shards,
                 froms,
                 &from_at,
+                alive,
                 tos,
                 group,
                 now,
@@ -934,9 +1095,10 @@ impl Store {
     /// [`MAX_ATTRIBUTE_LEN`] are cut; past [`MAX_ATTRIBUTES`] keys, new keys are ignored.
     pub fn describe(&self, id: &ArtifactId, attrs: Attributes) -> Result<(), Error> {
         if attrs.layer.is_none() && attrs.source_file.is_none() && attrs.attrs.is_empty() {
-            return self.with_meta(id, None::<fn(&mut Meta)>);
+            return self.with_meta(id, None::<fn(&mut Meta)>).map(drop);
         }
         self.with_meta(id, Some(|meta: &mut Meta| meta.apply(attrs)))
+            .map(drop)
     }
 
     /// Records a finished request: `id` with `record` as its attributes, and one `errors` if
@@ -1042,6 +1204,7 @@ impl Store {
     /// ```
     pub fn count(&self, id: &ArtifactId, name: &str, by: u64) -> Result<(), Error> {
         self.with_meta(id, Some(|meta: &mut Meta| meta.add(name, by)))
+            .map(drop)
     }
 
     /// Every artifact of `kind` the store holds, sorted: `ids_of(Kind::Req)` lists the
@@ -1059,6 +1222,7 @@ impl Store {
     /// # Ok::<(), provenance::Error>(())
     /// ```
     pub fn ids_of(&self, kind: Kind) -> Vec<ArtifactId> {
+        self.catch_up();
         let prefix = kind.as_str();
         let mut out = Vec::new();
         for padded in &self.inner.shards {
@@ -1083,6 +1247,7 @@ impl Store {
     /// Every artifact whose counter `name` is above zero, with its value, sorted by ID:
     /// `counted("errors")` answers "which requests and functions failed".
     pub fn counted(&self, name: &str) -> Vec<(ArtifactId, u64)> {
+        self.catch_up();
         let mut out = Vec::new();
         for padded in &self.inner.shards {
             let shard = padded.0.lock();
@@ -1101,30 +1266,37 @@ impl Store {
     }
 
     /// Creates `id` if needed, refreshes `last_seen` and applies `f` to its metadata.
-    fn with_meta(&self, id: &ArtifactId, f: Option<impl FnOnce(&mut Meta)>) -> Result<(), Error> {
+    fn with_meta(
+        &self,
+        id: &ArtifactId,
+        f: Option<impl FnOnce(&mut Meta)>,
+    ) -> Result<NodeRef, Error> {
         let h = self.hash(id.as_str());
         let s = self.shard_of(h);
         let mut due = Settlement::default();
+        let r;
         {
             let mut shard = self.lock(s);
             let (i, new) = shard.get_or_insert(h, id.as_str(), id.kind(), now_nanos(), s)?;
+            r = shard.node_ref(s, i);
             if let Some(f) = f {
                 shard.nodes[i as usize].generation |= META_FLAG;
                 f(shard.meta.entry(i).or_default());
             }
             if new {
-                due.protect.push(shard.node_ref(s, i));
+                due.protect.push(r);
             }
             let n = self.admit(usize::from(new));
             due.owed = n - shard.evict_oldest(&self.inner.hasher, s, n, 1, &mut due.evicted);
         }
         self.settle(due);
-        Ok(())
+        Ok(r)
     }
 
     /// What the store knows about `id`, or `None` if it never saw it (or evicted it, or `id`
     /// is not a valid ID).
     pub fn lookup(&self, id: &str) -> Option<Artifact> {
+        self.catch_up();
         let id = ArtifactId::parse(id).ok()?;
         let h = self.hash(id.as_str());
         let s = self.shard_of(h);
@@ -1146,6 +1318,7 @@ impl Store {
     /// The direct neighbours of `id` in both directions, each once, sorted by ID: the seed's
     /// `related`. An artifact is not its own neighbour. Empty for an unknown or invalid ID.
     pub fn related(&self, id: &str) -> Vec<ArtifactId> {
+        self.catch_up();
         let h = self.hash(id);
         let s = self.shard_of(h);
         // Copy the neighbours' references out under the lock, without allocating for the
@@ -1183,6 +1356,7 @@ impl Store {
 
     /// Every edge of `id` with its relation and direction, sorted.
     pub fn neighbors(&self, id: &str) -> Vec<Neighbor> {
+        self.catch_up();
         let Some((_, entries)) = self.adjacency_of_id(id) else {
             return Vec::new();
         };
@@ -1210,6 +1384,7 @@ impl Store {
 
     /// Every registered module with the modules it depends on: the seed's `module_graph`.
     pub fn module_graph(&self) -> BTreeMap<ArtifactId, Vec<ArtifactId>> {
+        self.catch_up();
         let mut modules: Vec<(ArtifactId, Vec<u64>)> = Vec::new();
         for padded in &self.inner.shards {
             let shard = padded.0.lock();
@@ -1243,6 +1418,7 @@ impl Store {
 
     /// Counts of artifacts by kind, edges and evictions.
     pub fn stats(&self) -> Stats {
+        self.catch_up();
         let mut live = [0u64; 9];
         let mut evicted = [0u64; 9];
         let mut edges = 0i64;
@@ -1253,6 +1429,9 @@ impl Store {
                 evicted[k] += shard.evicted[k];
             }
             edges += shard.edges;
+        }
+        for (k, n) in self.inner.deferred.lock().dropped.iter().enumerate() {
+            evicted[k] += n;
         }
         let by_kind = |counts: [u64; 9]| {
             Kind::ALL
@@ -1328,6 +1507,7 @@ impl Store {
 
     /// The reference and a copy of the adjacency of a live artifact.
     pub(crate) fn adjacency_of_id(&self, id: &str) -> Option<(NodeRef, Vec<u64>)> {
+        self.catch_up();
         let h = self.hash(id);
         let s = self.shard_of(h);
         let shard = self.lock(s);
@@ -1337,12 +1517,14 @@ impl Store {
 
     /// A copy of the adjacency of `r`, or `None` if it was evicted.
     pub(crate) fn adjacency_of(&self, r: NodeRef) -> Option<Vec<u64>> {
+        self.catch_up();
         let shard = self.lock(r.shard());
         shard.live_node(r).map(|node| node.adj.to_vec())
     }
 
     /// The IDs of `refs`, in order; `None` for those evicted since. Locks each shard once.
     pub(crate) fn resolve(&self, refs: impl Iterator<Item = NodeRef>) -> Vec<Option<ArtifactId>> {
+        self.catch_up();
         let mut order: Vec<(NodeRef, usize)> = refs.enumerate().map(|(i, r)| (r, i)).collect();
         order.sort_unstable_by_key(|(r, _)| r.shard());
         let mut out = vec![None; order.len()];
@@ -1661,6 +1843,7 @@ fn link_group(
     shards: &[usize],
     froms: &[(&ArtifactId, Relation)],
     from_at: &[(u64, usize)],
+    alive: &[Option<NodeRef>],
     tos: &[ArtifactId],
     group: &[(usize, u64, usize)],
     now: u64,
@@ -1671,18 +1854,23 @@ fn link_group(
     let pt = position(shards, st);
     // The froms, found (or created) under the group's locks: slot, reference and where their
     // shard is in the set. Only these are protected from eviction elsewhere: the records are
-    // many, and a capacity smaller than the batch must still hold.
-    let mut from_nodes: SmallVec<[(u32, NodeRef, usize); 4]> = SmallVec::new();
-    for ((from, _), &(h, sf)) in froms.iter().zip(from_at) {
+    // many, and a capacity smaller than the batch must still hold. A from that must still be
+    // the node `alive` names, and is not (evicted since), links nothing.
+    let mut from_nodes: SmallVec<[Option<(u32, NodeRef, usize)>; 4]> = SmallVec::new();
+    for (k, ((from, _), &(h, sf))) in froms.iter().zip(from_at).enumerate() {
         let pf = position(shards, sf);
         let shard = set.at(pf);
+        if let Some(&Some(r)) = alive.get(k) {
+            from_nodes.push(shard.live_node(r).map(|_| (r.idx(), r, pf)));
+            continue;
+        }
         let (i, new) = shard.get_or_insert(h, from.as_str(), from.kind(), now, sf)?;
         let r = shard.node_ref(sf, i);
         if new {
             due.protect.push(r);
             *created += 1;
         }
-        from_nodes.push((i, r, pf));
+        from_nodes.push(Some((i, r, pf)));
     }
     for &(_, h, index) in group {
         let to = &tos[index];
@@ -1692,7 +1880,10 @@ fn link_group(
         let rb = set.at(pt).node_ref(st, ib);
         *created += usize::from(new);
         let to_struct = !to.kind().is_event();
-        for ((from, relation), &(ia, ra, pf)) in froms.iter().zip(&from_nodes) {
+        for ((from, relation), from_node) in froms.iter().zip(&from_nodes) {
+            let Some((ia, ra, pf)) = *from_node else {
+                continue;
+            };
             if ra == rb {
                 set.at(pt).add_loop(ib, rb, *relation, to_struct);
                 continue;

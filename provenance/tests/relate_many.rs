@@ -124,3 +124,164 @@ fn a_batch_larger_than_the_capacity_leaves_the_store_within_it() {
     assert!(stats.events() <= 2, "{stats:?}");
     assert_eq!(stats.events() + stats.total_evicted(), 5, "{stats:?}");
 }
+
+#[test]
+fn queued_batches_read_back_as_if_linked_at_once() {
+    let (later, now) = (Store::new(), Store::new());
+    let f = function_id("shop::orders", "list").unwrap();
+    let tbl = table_id("orders").unwrap();
+    let mut queued_at = Vec::new();
+    for batch in 0..5u32 {
+        let req = provenance::request_id(&format!("r{batch}")).unwrap();
+        let recs: Vec<ArtifactId> = (0..30)
+            .map(|i| record_id("orders", batch * 20 + i).unwrap())
+            .collect();
+        let froms = [
+            (&f, Relation::Read),
+            (&req, Relation::Read),
+            (&tbl, Relation::Contains),
+        ];
+        // Writes in between do not wait for the queue.
+        later
+            .describe(
+                &req,
+                provenance::store::Attributes::new().attr("n", u64::from(batch)),
+            )
+            .unwrap();
+        now.describe(
+            &req,
+            provenance::store::Attributes::new().attr("n", u64::from(batch)),
+        )
+        .unwrap();
+        let before = std::time::SystemTime::now();
+        later.relate_many_later(&froms, recs.clone());
+        queued_at.push((recs[29].clone(), before, std::time::SystemTime::now()));
+        now.relate_many(&froms, &recs).unwrap();
+    }
+    // The first read links everything queued.
+    assert_eq!(later.stats(), now.stats());
+    for i in 0..110u32 {
+        let rec = record_id("orders", i).unwrap();
+        assert_eq!(neighbours(&later, &rec), neighbours(&now, &rec), "{rec}");
+    }
+    assert_eq!(later.related(f.as_str()).len(), 110);
+    // A record was first seen when its batch was queued, not when the read linked it.
+    for (rec, before, after) in queued_at {
+        let seen = later.lookup(rec.as_str()).unwrap().first_seen;
+        assert!(before <= seen && seen <= after, "{rec}");
+    }
+}
+
+#[test]
+fn the_queue_holds_at_most_the_capacity_and_drops_its_oldest() {
+    let capacity = 100;
+    let store = Store::with_config(Config::new().event_capacity(capacity).shards(4));
+    let f = function_id("shop::orders", "list").unwrap();
+    let tbl = table_id("orders").unwrap();
+    let froms = [(&f, Relation::Read), (&tbl, Relation::Contains)];
+    for batch in 0..30u32 {
+        let recs: Vec<ArtifactId> = (0..25)
+            .map(|i| record_id("orders", batch * 25 + i).unwrap())
+            .collect();
+        store.relate_many_later(&froms, recs);
+    }
+    // One batch alone larger than the capacity keeps its newest.
+    let big: Vec<ArtifactId> = (0..250).map(|i| record_id("big", i).unwrap()).collect();
+    store.relate_many_later(&froms, big);
+    let stats = store.stats();
+    assert!(stats.events() <= capacity as u64, "{stats:?}");
+    assert_eq!(
+        stats.artifacts[&Kind::Rec] + stats.evicted[&Kind::Rec],
+        30 * 25 + 250,
+        "every record counted once, kept or evicted: {stats:?}"
+    );
+    let kept: Vec<ArtifactId> = store.ids_of(Kind::Rec);
+    assert_eq!(kept.len(), capacity);
+    for id in &kept {
+        let n: u32 = id.as_str()["rec:big:".len()..].parse().unwrap();
+        assert!(id.as_str().starts_with("rec:big:") && n >= 150, "{id}");
+    }
+    assert!(store.lookup("rec:orders:0").is_none());
+}
+
+#[test]
+fn readers_see_what_writers_queued_before_they_asked() {
+    const WRITERS: u32 = 3;
+    const BATCHES: u32 = 300;
+    let store = Store::with_config(Config::new().event_capacity(1_000_000));
+    let tbl = table_id("orders").unwrap();
+    std::thread::scope(|s| {
+        for w in 0..WRITERS {
+            let (store, tbl) = (store.clone(), tbl.clone());
+            s.spawn(move || {
+                let f = function_id("shop::orders", &format!("writer{w}")).unwrap();
+                for b in 0..BATCHES {
+                    let recs: Vec<ArtifactId> = (0..8)
+                        .map(|i| record_id("orders", format!("{w}-{b}-{i}")).unwrap())
+                        .collect();
+                    let last = recs[7].clone();
+                    store.relate_many_later(
+                        &[(&f, Relation::Produced), (&tbl, Relation::Contains)],
+                        recs,
+                    );
+                    // Read right after queueing: always there, whoever links it.
+                    if b % 7 == 0 {
+                        assert_eq!(store.related(last.as_str()).len(), 2, "{last}");
+                    }
+                }
+            });
+        }
+        let store = store.clone();
+        s.spawn(move || {
+            for _ in 0..200 {
+                let _ = store.stats();
+            }
+        });
+    });
+    let stats = store.stats();
+    assert_eq!(
+        stats.artifacts[&Kind::Rec],
+        u64::from(WRITERS * BATCHES * 8),
+        "{stats:?}"
+    );
+    assert_eq!(
+        stats.edges,
+        u64::from(WRITERS * BATCHES * 8 * 2),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn a_request_evicted_before_its_batch_is_linked_is_not_made_again() {
+    let store = Store::with_config(Config::new().event_capacity(10).shards(1));
+    let f = function_id("shop::orders", "list").unwrap();
+    let tbl = table_id("orders").unwrap();
+    let req = provenance::request_id("r-old").unwrap();
+    let recs: Vec<ArtifactId> = (0..3).map(|i| record_id("orders", i).unwrap()).collect();
+    store.relate_many_later(
+        &[
+            (&f, Relation::Read),
+            (&req, Relation::Read),
+            (&tbl, Relation::Contains),
+        ],
+        recs,
+    );
+    // Ten newer requests evict it (the queued records are not events of the graph yet).
+    for i in 0..10 {
+        store
+            .touch(&provenance::request_id(&format!("r-new-{i}")).unwrap())
+            .unwrap();
+    }
+    let stats = store.stats();
+    assert!(
+        store.lookup(req.as_str()).is_none(),
+        "made again: {stats:?}"
+    );
+    assert_eq!(
+        stats.artifacts[&Kind::Req] + stats.evicted[&Kind::Req],
+        11,
+        "{stats:?}"
+    );
+    // The records were linked to what is left: the function and the table.
+    assert_eq!(store.related("rec:orders:1"), [f, tbl]);
+}
