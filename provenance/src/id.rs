@@ -1073,22 +1073,58 @@ pub fn composite_record_id<'a, K: fmt::Display>(
     build(Kind::Rec, |s| {
         push_table(s, table.into())?;
         s.push(':');
-        let mut parts = 0;
-        for part in key {
-            if parts > 0 {
-                s.push(',');
-            }
-            push_part(s, &part)?;
-            parts += 1;
-            if s.len() > MAX_LEN {
-                return Err(IdError::new(IdErrorReason::TooLong(s.len()), MAX_LEN));
-            }
-        }
-        if parts == 0 {
-            return Err(IdError::new(IdErrorReason::EmptyPart, s.len()));
-        }
-        Ok(())
+        push_parts(s, key)
     })
+}
+
+/// `rec:` ID for a row of `table` (a `tbl:` ID) with `key`, one part per key column: what
+/// [`composite_record_id`] makes from the table's name, without escaping the name again. For
+/// code that builds the IDs of many rows of one table.
+///
+/// ```
+/// let orders = provenance::table_id("shop.orders")?;
+/// let id = provenance::record_id_in(&orders, [42])?;
+/// assert_eq!(id, provenance::record_id("shop.orders", 42)?);
+/// assert!(provenance::record_id_in(&id, [1]).is_err(), "not a table");
+/// # Ok::<(), provenance::IdError>(())
+/// ```
+pub fn record_id_in<K: fmt::Display>(
+    table: &ArtifactId,
+    key: impl IntoIterator<Item = K>,
+) -> Result<ArtifactId, IdError> {
+    let Some(name) = table.as_str().strip_prefix("tbl:") else {
+        return Err(IdError::new(
+            IdErrorReason::Shape("a record's table must be a `tbl:` ID"),
+            0,
+        ));
+    };
+    build(Kind::Rec, |s| {
+        s.push_str(name);
+        s.push(':');
+        push_parts(s, key)
+    })
+}
+
+/// Appends the parts of a key, comma-separated: at least one, and not past [`MAX_LEN`].
+fn push_parts<K: fmt::Display>(
+    s: &mut String,
+    key: impl IntoIterator<Item = K>,
+) -> Result<(), IdError> {
+    let mut parts = 0;
+    for part in key {
+        if parts > 0 {
+            s.push(',');
+        }
+        push_part(s, &part)?;
+        parts += 1;
+        if s.len() > MAX_LEN {
+            return Err(IdError::new(IdErrorReason::TooLong(s.len()), MAX_LEN));
+        }
+    }
+    if parts == 0 {
+        return Err(IdError::new(IdErrorReason::EmptyPart, s.len()));
+    }
+    Ok(())
 }
 
 /// Appends `value` as one escaped part. Formatted in place, and escaped from a copy only when

@@ -46,7 +46,7 @@
 //! | `Provenance.related/1` | [`related`], [`Store::related`]; typed: [`Store::neighbors`] |
 //! | `Provenance.module_graph/0` | [`module_graph`], [`Store::module_graph`] |
 //! | `Provenance.put_context/1`, `get_context/0` | [`put_context`], [`get_context`], [`context::scope`] |
-//! | `module_id`, `function_id`, `table_id`, `record_id` | the same names, plus [`column_id`], [`composite_record_id`], [`request_id`], [`migration_id`], [`job_id`], [`config_id`] |
+//! | `module_id`, `function_id`, `table_id`, `record_id` | the same names, plus [`column_id`], [`composite_record_id`], [`record_id_in`], [`request_id`], [`migration_id`], [`job_id`], [`config_id`] |
 //! | compile tracer's layer table | [`arch::classify`] |
 //! | compile tracer (module discovery) | `provenance_build::build()` in `build.rs`, then [`register_compiled!`] at startup ([`compiled`]) |
 //!
@@ -74,7 +74,7 @@ pub use error::Error;
 pub use export::Graph;
 pub use id::{
     ArtifactId, IdError, Kind, column_id, composite_record_id, config_id, function_id, job_id,
-    migration_id, module_id, record_id, request_id, table_id,
+    migration_id, module_id, record_id, record_id_in, request_id, table_id,
 };
 pub use query::{Edge, Lineage};
 #[cfg(feature = "tracing")]
