@@ -57,8 +57,8 @@ pub enum KeyPart {
 impl fmt::Display for KeyPart {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeyPart::Int(n) => write!(f, "{n}"),
-            KeyPart::UInt(n) => write!(f, "{n}"),
+            KeyPart::Int(n) => fmt::Display::fmt(n, f),
+            KeyPart::UInt(n) => fmt::Display::fmt(n, f),
             KeyPart::Text(s) => f.write_str(s),
         }
     }

@@ -39,8 +39,8 @@ pub(crate) const DERIVED_FAN_IN: usize = 16;
 /// Records attributed per query by default (a `SELECT` of a million rows records the first
 /// this many); see [`crate::Pool::records_per_query`].
 pub(crate) const RECORDS_PER_QUERY: usize = 1000;
-/// A query's records are linked to its actor, request and table this many at a time (one
-/// store call each), and the rest when the query ends.
+/// A query's records are queued to be linked to its actor, request and table this many at a
+/// time (one [`Store::relate_many_later`] each), and the rest when the query ends.
 pub(crate) const ROW_BATCH: usize = 64;
 /// Produced edges a transaction holds back until it commits.
 pub(crate) const PENDING_PER_TRANSACTION: usize = 10_000;
@@ -478,11 +478,11 @@ impl<DB: Driver> Observation<DB> {
         }
         let relation = row_relation(rows.effect());
         let layout = self.layout.clone().unwrap_or_default();
-        for (k, (tbl, table, columns)) in layout.iter().enumerate() {
+        for (k, (tbl, _, columns)) in layout.iter().enumerate() {
             let parts: Option<SmallVec<[KeyPart; 2]>> =
                 columns.iter().map(|(i, _)| DB::key_part(row, *i)).collect();
             let Some(parts) = parts else { continue };
-            let Ok(rec) = provenance::composite_record_id(table, parts) else {
+            let Ok(rec) = provenance::record_id_in(tbl, parts) else {
                 continue;
             };
             self.records += 1;
@@ -539,9 +539,14 @@ impl<DB: Driver> Observation<DB> {
                 froms.push((activity, relation));
             }
             froms.push((tbl, Relation::Contains));
-            // Recording must never fail the host: a store error loses these edges only.
-            let _ = self.recorder.store.relate_many(&froms, recs);
-            recs.clear();
+            // Queued, not linked: the store links them when it is next read.
+            // A full batch means more rows may follow: the next one starts at full size.
+            let batch = if recs.len() >= ROW_BATCH {
+                std::mem::replace(recs, Vec::with_capacity(ROW_BATCH))
+            } else {
+                std::mem::take(recs)
+            };
+            self.recorder.store.relate_many_later(&froms, batch);
         }
     }
 
