@@ -33,6 +33,12 @@
 //! A table-level edge of a function is the same every time, so it is recorded once per
 //! statement and function; a request or job gets its own each time.
 //!
+//! A result's records are not linked while the rows stream: they are queued with
+//! [`provenance::Store::relate_many_later`], 64 at a time, and linked when the store is next
+//! read (any lookup, query or export), with the time they were queued. A service that records
+//! much and asks little pays a queue slot per row; what is still queued past the store's event
+//! capacity is dropped oldest first and counted as evicted, as the graph would have evicted it.
+//!
 //! Inside a `Transaction`, reads are recorded as they happen; writes are held back and
 //! recorded when the commit succeeds, and dropped on rollback (the function or request that
 //! began the transaction counts `commits` and `rollbacks`). On PostgreSQL a transaction whose

@@ -45,7 +45,9 @@
 //! - **Context.** The inner service's future runs inside a [`provenance::context`] scope with
 //!   `request_id` (`req:…`), `method`, `route` and, from a W3C `traceparent` header, `trace_id`.
 //! - **Artifact.** When the response head is ready, [`Store::record_request`] records the
-//!   `req:` artifact (a compact log entry if nothing linked to the request) with `method`, `route`
+//!   `req:` artifact (a compact log entry if nothing linked to the request; for an ID made
+//!   here, [`Store::record_generated_request`], which skips looking for an earlier record of
+//!   it) with `method`, `route`
 //!   (axum's `MatchedPath`, else the path without query), `status`, `latency_us` (to the
 //!   response head), `started_at_ms` and `failed`. A 5xx, an error from the inner service or a
 //!   panic unwinding through the layer counts as failed (`errors` counter, `last_error`); the
