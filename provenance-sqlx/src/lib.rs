@@ -37,7 +37,7 @@
 //! [`provenance::Store::relate_many_later`], 64 at a time, and linked when the store is next
 //! read (any lookup, query or export), with the time they were queued. A service that records
 //! much and asks little pays a queue slot per row; what is still queued past the store's event
-//! capacity is dropped oldest first and counted as evicted, as the graph would have evicted it.
+//! capacity is dropped oldest first and counted in [`provenance::Stats::unlinked`].
 //!
 //! Inside a `Transaction`, reads are recorded as they happen; writes are held back and
 //! recorded when the commit succeeds, and dropped on rollback (the function or request that

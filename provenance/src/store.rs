@@ -33,10 +33,13 @@
 //! records a result's rows this way, so that a row costs a queue slot rather than a node and
 //! three edges. Every read (`lookup`, `related`, `neighbors`, `ids_of`, `counted`, `stats`,
 //! the queries and exports built on them) first links what is queued, with the time each batch
-//! was queued, so reads see exactly what they would have seen. Writes do not wait: adding
-//! edges commutes. The queue holds at most [`Config::event_capacity`] targets; past that, its
-//! oldest are dropped unlinked and counted as evicted, so a service that records much and
-//! asks little pays for the graph only for what it asks about.
+//! was queued: a late-linked event takes its place in the eviction order by that time, and a
+//! request or job of the batch evicted meanwhile is not made again, so reads see what eager
+//! linking would have left. Writes do not wait: adding edges commutes. Only events are queued
+//! (a structural target is linked at once). The queue holds at most
+//! [`Config::event_capacity`] targets; past that, its oldest are dropped unlinked and counted
+//! in [`Stats::unlinked`], so a service that records much and asks little pays for the graph
+//! only for what it asks about.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
@@ -478,6 +481,11 @@ pub struct Stats {
     /// Queries that ran but whose SQL could not be analysed, so only "the activity ran a
     /// query" was recorded (counted by `provenance-sqlx`).
     pub unanalysed_queries: u64,
+    /// Targets of [`Store::relate_many_later`] dropped, oldest first, before a read linked
+    /// them: the queue holds at most the event capacity. Each drop counts, with the edges its
+    /// batch would have given it; the artifact itself may be in the store all the same (linked
+    /// by something else, or queued again).
+    pub unlinked: u64,
 }
 
 impl Stats {
@@ -540,8 +548,8 @@ struct Deferred {
     batches: VecDeque<DeferredBatch>,
     /// Targets in `batches`.
     tos: usize,
-    /// Targets dropped unlinked, by kind: counted as evicted.
-    dropped: [u64; 9],
+    /// Targets dropped unlinked; see [`Stats::unlinked`].
+    unlinked: u64,
 }
 
 struct DeferredBatch {
@@ -739,9 +747,10 @@ impl Store {
     /// query result costs a queue slot instead of a node and its edges, and a service that
     /// records much and asks little links only what is still queued when it asks.
     ///
-    /// At most [`Config::event_capacity`] targets wait; past that the oldest are dropped
-    /// unlinked and counted as evicted ([`Stats::evicted`]): they were the oldest events.
-    /// Errors of the deferred linking (a shard full of structural artifacts) are dropped.
+    /// Only events wait: targets that are not (a `tbl:`, a `col:`) are linked at once. At most
+    /// [`Config::event_capacity`] targets wait; past that the oldest are dropped unlinked and
+    /// counted in [`Stats::unlinked`]. Errors of the deferred linking (a shard full of
+    /// structural artifacts) are dropped.
     ///
     /// ```
     /// use provenance::{Relation, Store};
@@ -758,6 +767,20 @@ impl Store {
     /// ```
     pub fn relate_many_later(&self, froms: &[(&ArtifactId, Relation)], tos: Vec<ArtifactId>) {
         if froms.is_empty() || tos.is_empty() {
+            return;
+        }
+        // Only events wait: a structural target (a `tbl:`, a `col:`) is never evicted, and
+        // must not be dropped with the queue's oldest.
+        let (tos, structural): (Vec<ArtifactId>, Vec<ArtifactId>) =
+            if tos.iter().all(|t| t.kind().is_event()) {
+                (tos, Vec::new())
+            } else {
+                tos.into_iter().partition(|t| t.kind().is_event())
+            };
+        if !structural.is_empty() {
+            let _ = self.relate_many(froms, &structural);
+        }
+        if tos.is_empty() {
             return;
         }
         let capacity = self.inner.config.event_capacity;
@@ -788,7 +811,7 @@ impl Store {
         let Deferred {
             batches,
             tos: queued,
-            dropped,
+            unlinked,
         } = &mut *d;
         let mut left = excess;
         while left > 0 {
@@ -797,14 +820,13 @@ impl Store {
                 None => &mut tos,
             };
             let n = left.min(front.len());
-            for gone in front.drain(..n) {
-                dropped[gone.kind().index()] += 1;
-            }
+            front.drain(..n);
             left -= n;
             if batches.front().is_some_and(|b| b.tos.is_empty()) {
                 batches.pop_front();
             }
         }
+        *unlinked += excess as u64;
         // What left the queue (the rest of the excess was this call's own).
         let from_queue = excess.min(*queued);
         *queued = *queued - from_queue + tos.len();
@@ -817,11 +839,13 @@ impl Store {
                 at: now_nanos(),
             });
         }
-        drop(d);
+        // Counted before the lock is released: a catch-up that links this batch must find it
+        // counted, or a read could find the count at zero with the batch not yet linked.
         self.inner.deferred_tos.fetch_add(added, Ordering::Release);
         self.inner
             .deferred_tos
             .fetch_sub(from_queue, Ordering::Release);
+        drop(d);
     }
 
     /// Links what [`Store::relate_many_later`] queued. Every read calls this first.
@@ -1430,9 +1454,7 @@ impl Store {
             }
             edges += shard.edges;
         }
-        for (k, n) in self.inner.deferred.lock().dropped.iter().enumerate() {
-            evicted[k] += n;
-        }
+        let unlinked = self.inner.deferred.lock().unlinked;
         let by_kind = |counts: [u64; 9]| {
             Kind::ALL
                 .into_iter()
@@ -1446,6 +1468,7 @@ impl Store {
             evicted: by_kind(evicted),
             event_capacity: self.inner.config.event_capacity,
             unanalysed_queries: self.inner.unanalysed_queries.load(Ordering::Relaxed),
+            unlinked,
         }
     }
 
@@ -2419,7 +2442,10 @@ impl Shard {
         shard: usize,
     ) -> Result<(u32, bool), Error> {
         if let Some(i) = self.find(hash, id) {
-            self.nodes[i as usize].last_seen = now;
+            // `now` can be older than the last sighting: a queued batch links with the time
+            // it was queued.
+            let node = &mut self.nodes[i as usize];
+            node.last_seen = node.last_seen.max(now);
             return Ok((i, false));
         }
         if self.free.is_empty() && self.nodes.len() >= MAX_SLOTS {
@@ -2465,20 +2491,41 @@ impl Shard {
         self.index
             .insert_unique(table_hash(slot.hash), slot, |s| table_hash(s.hash));
         self.live[kind.index()] += 1;
-        if kind.is_event() {
-            self.events.push_back(i);
-        } else if kind == Kind::Mod {
+        if kind == Kind::Mod {
             self.modules.push(i);
         }
-        if let Some(logged) = logged {
-            let node = &mut self.nodes[i as usize];
-            node.first_seen = logged.first_seen;
-            node.last_seen = now;
-            node.generation |= META_FLAG;
-            self.meta.insert(i, Meta::from_logged(&logged));
-            return Ok((i, false));
+        let new = match logged {
+            Some(logged) => {
+                let node = &mut self.nodes[i as usize];
+                node.first_seen = logged.first_seen;
+                node.last_seen = now;
+                node.generation |= META_FLAG;
+                self.meta.insert(i, Meta::from_logged(&logged));
+                false
+            }
+            None => kind.is_event(),
+        };
+        if kind.is_event() {
+            self.queue_event(i);
         }
-        Ok((i, kind.is_event()))
+        Ok((i, new))
+    }
+
+    /// Puts event `i` in the eviction queue by its `first_seen`: at the back, unless it was
+    /// first seen before the newest there (a request logged earlier, a batch queued earlier,
+    /// a thread that read the clock before another).
+    fn queue_event(&mut self, i: u32) {
+        let first_seen = self.nodes[i as usize].first_seen;
+        match self.events.back() {
+            Some(&newest) if self.nodes[newest as usize].first_seen > first_seen => {
+                let nodes = &self.nodes;
+                let at = self
+                    .events
+                    .partition_point(|&e| nodes[e as usize].first_seen <= first_seen);
+                self.events.insert(at, i);
+            }
+            _ => self.events.push_back(i),
+        }
     }
 
     /// The part of `i`'s edges that point at structural artifacts, or at events.
