@@ -10,6 +10,7 @@
 //! | `related` | `related` | a record with 10 neighbours among ~200k artifacts | ≤ 1 µs |
 //! | `downstream` | `request` | `downstream(req, 3)`, one request in the middle of a graph of ~4.1 M edges: what it did and what came of it | ≤ 1 ms |
 //! | `downstream` | `module` | `downstream(mod, 3)` on the same graph: ~13k nodes, measured for scale | none |
+//! | `rows` | `queued`, `linked`, `linked_by_a_read` | batches of 64 result rows in a full store: queued for later, linked now, and what a read pays to link a full queue | none (the sqlx pool's per-row budget is measured there) |
 //!
 //! Only the store call is timed: IDs are generated before each timed run, and stores are
 //! built or replaced outside it. `record` and `relate` run against a store large enough that
@@ -671,11 +672,82 @@ fn bench_downstream(c: &mut Criterion) {
     g.finish();
 }
 
+/// A query result's rows as the sqlx pool records them: batches of 64 records from a
+/// function, a request and their table. `linked` links each batch as it comes, `queued`
+/// queues it (`relate_many_later`) in a store nobody reads, and `linked_by_a_read` is the
+/// catch-up a read then pays for a full queue, per record. Both stores are at capacity.
+fn bench_rows(c: &mut Criterion) {
+    const BATCH: usize = 64;
+    let mut g = c.benchmark_group("rows");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    let f = provenance::function_id("app::orders", "list").unwrap();
+    let tbl = provenance::table_id("orders").unwrap();
+    let req = provenance::request_id("bench-request").unwrap();
+    let batches = |next: &mut u64, n: u64| -> Vec<Vec<ArtifactId>> {
+        (0..n)
+            .map(|_| {
+                (0..BATCH)
+                    .map(|_| {
+                        *next += 1;
+                        provenance::record_id("orders", *next).unwrap()
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let froms = [
+        (&f, Relation::Read),
+        (&req, Relation::Read),
+        (&tbl, Relation::Contains),
+    ];
+    for (name, later) in [("linked", false), ("queued", true)] {
+        let store = Store::with_config(Config::new().event_capacity(AT_CAPACITY));
+        let mut next = 0;
+        for batch in batches(&mut next, 2 * (AT_CAPACITY / BATCH) as u64) {
+            store.relate_many(&froms, &batch).unwrap();
+        }
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let work = batches(&mut next, iters);
+                let start = Instant::now();
+                for batch in work {
+                    if later {
+                        store.relate_many_later(black_box(&froms), batch);
+                    } else {
+                        store.relate_many(black_box(&froms), &batch).unwrap();
+                    }
+                }
+                start.elapsed()
+            })
+        });
+        let stats = store.stats();
+        assert!(stats.events() <= AT_CAPACITY as u64, "{stats:?}");
+    }
+    g.bench_function("linked_by_a_read", |b| {
+        let store = Store::with_config(Config::new().event_capacity(AT_CAPACITY));
+        let mut next = 0;
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            for work in batches(&mut next, iters).chunks(AT_CAPACITY / BATCH) {
+                for batch in work {
+                    store.relate_many_later(&froms, batch.clone());
+                }
+                let start = Instant::now();
+                let stats = black_box(store.stats());
+                elapsed += start.elapsed();
+                assert_eq!(stats.unlinked, 0, "the queue held every batch");
+            }
+            elapsed
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = bench_record, bench_record_2_threads, bench_related, bench_downstream
+    targets = bench_record, bench_record_2_threads, bench_related, bench_downstream, bench_rows
 }
 criterion_main!(benches);
