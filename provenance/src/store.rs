@@ -33,10 +33,15 @@
 //! records a result's rows this way, so that a row costs a queue slot rather than a node and
 //! three edges. Every read (`lookup`, `related`, `neighbors`, `ids_of`, `counted`, `stats`,
 //! the queries and exports built on them) first links what is queued, with the time each batch
-//! was queued: a late-linked event takes its place in the eviction order by that time, and a
-//! request or job of the batch evicted meanwhile is not made again, so reads see what eager
-//! linking would have left. Writes do not wait: adding edges commutes. Only events are queued
-//! (a structural target is linked at once). The queue holds at most
+//! was queued: a late-linked event takes its place in the eviction order by that time (also
+//! one that another write made meanwhile), and neither a request or job of the batch nor a
+//! target that were evicted meanwhile are made again (a target older than everything its
+//! shard holds in a full store is counted in [`Stats::unlinked`] instead). What eviction
+//! decided before the read, it decided without the queued targets: a queued record that
+//! another write made before the read was placed by that write's time until the read, so
+//! which of two records of about the same age survived can differ from linking at once. Writes
+//! do not wait: adding edges commutes. Only events are queued (a structural target is linked
+//! at once). The queue holds at most
 //! [`Config::event_capacity`] targets; past that, its oldest are dropped unlinked and counted
 //! in [`Stats::unlinked`], so a service that records much and asks little pays for the graph
 //! only for what it asks about.
@@ -481,10 +486,12 @@ pub struct Stats {
     /// Queries that ran but whose SQL could not be analysed, so only "the activity ran a
     /// query" was recorded (counted by `provenance-sqlx`).
     pub unanalysed_queries: u64,
-    /// Targets of [`Store::relate_many_later`] dropped, oldest first, before a read linked
-    /// them: the queue holds at most the event capacity. Each drop counts, with the edges its
-    /// batch would have given it; the artifact itself may be in the store all the same (linked
-    /// by something else, or queued again).
+    /// Targets of [`Store::relate_many_later`] dropped before a read linked them: the oldest
+    /// when the queue held the event capacity, and those that a read found older than
+    /// everything their shard still held in a full store (linked at once, they would have been
+    /// evicted by then; they are not made only to be evicted). Each drop counts, with the
+    /// edges its batch would have given it; the artifact itself may be in the store all the
+    /// same (linked by something else, or queued again).
     pub unlinked: u64,
 }
 
@@ -736,7 +743,7 @@ impl Store {
         }
         let mut due = Settlement::default();
         // Whatever happens, what was evicted is settled (counted out, neighbours told).
-        let result = self.link_many(froms, &[], tos, now_nanos(), &mut due);
+        let result = self.link_many(froms, &[], tos, now_nanos(), &mut due, None);
         self.settle(due);
         result
     }
@@ -866,8 +873,19 @@ impl Store {
                 batch.froms.iter().map(|(f, r)| (f, *r)).collect();
             let tos = Vec::from(batch.tos);
             let mut due = Settlement::default();
-            let _ = self.link_many(&froms, &batch.alive, &tos, batch.at, &mut due);
+            let mut aged = 0;
+            let _ = self.link_many(
+                &froms,
+                &batch.alive,
+                &tos,
+                batch.at,
+                &mut due,
+                Some(&mut aged),
+            );
             self.settle(due);
+            if aged > 0 {
+                self.inner.deferred.lock().unlinked += aged as u64;
+            }
             self.inner
                 .deferred_tos
                 .fetch_sub(tos.len(), Ordering::Release);
@@ -875,7 +893,9 @@ impl Store {
     }
 
     /// `alive` names, per from, the node it must still be (a queued batch's request or job,
-    /// which may have been evicted since); a from without one is created if needed.
+    /// which may have been evicted since); a from without one is created if needed. With
+    /// `aged` (a queued batch), a target older than its shard's oldest event in a full store
+    /// is not made, and counted there.
     fn link_many(
         &self,
         froms: &[(&ArtifactId, Relation)],
@@ -883,6 +903,7 @@ impl Store {
         tos: &[ArtifactId],
         now: u64,
         due: &mut Settlement,
+        mut aged: Option<&mut usize>,
     ) -> Result<(), Error> {
         let from_at: SmallVec<[(u64, usize); 4]> = froms
             .iter()
@@ -911,6 +932,8 @@ impl Store {
             shards.dedup();
             let mut set = self.lock_set(&shards);
             let mut created = 0;
+            let full =
+                self.inner.events.load(Ordering::Relaxed) >= self.inner.config.event_capacity;
             let result = link_group(
                 &mut set,
                 &shards,
@@ -922,6 +945,7 @@ impl Store {
                 now,
                 due,
                 &mut created,
+                aged.as_deref_mut().filter(|_| full),
             );
             // What the group created is counted in even if it stopped early (a full shard).
             // The shard that received the records gives up its own oldest first; past
@@ -1872,6 +1896,7 @@ fn link_group(
     now: u64,
     due: &mut Settlement,
     created: &mut usize,
+    mut aged: Option<&mut usize>,
 ) -> Result<(), Error> {
     let st = group[0].0;
     let pt = position(shards, st);
@@ -1897,6 +1922,19 @@ fn link_group(
     }
     for &(_, h, index) in group {
         let to = &tos[index];
+        // A queued target linked into a full store after its shard's oldest event was
+        // stored: linked at once, it would have been evicted before that one. If it is not
+        // in the store (never made, or made and evicted since), it is not made now.
+        if let Some(count) = aged.as_deref_mut() {
+            let shard = set.at(pt);
+            if shard.find(h, to.as_str()).is_none()
+                && shard.oldest(st).is_some_and(|(oldest, _)| now < oldest)
+                && !(to.kind() == Kind::Req && shard.logged_seq(h, to.as_str()).is_some())
+            {
+                *count += 1;
+                continue;
+            }
+        }
         let (ib, new) = set
             .at(pt)
             .get_or_insert(h, to.as_str(), to.kind(), now, st)?;
@@ -2446,6 +2484,10 @@ impl Shard {
             // it was queued.
             let node = &mut self.nodes[i as usize];
             node.last_seen = node.last_seen.max(now);
+            // Linked late, it was queued before it was made: it is as old as its queue time.
+            if now < node.first_seen && kind.is_event() {
+                self.requeue_event(i, now);
+            }
             return Ok((i, false));
         }
         if self.free.is_empty() && self.nodes.len() >= MAX_SLOTS {
@@ -2497,8 +2539,9 @@ impl Shard {
         let new = match logged {
             Some(logged) => {
                 let node = &mut self.nodes[i as usize];
-                node.first_seen = logged.first_seen;
-                node.last_seen = now;
+                // `now` can be older than the log entry: a queued batch links with its time.
+                node.first_seen = logged.first_seen.min(now);
+                node.last_seen = logged.last_seen.max(now);
                 node.generation |= META_FLAG;
                 self.meta.insert(i, Meta::from_logged(&logged));
                 false
@@ -2509,6 +2552,24 @@ impl Shard {
             self.queue_event(i);
         }
         Ok((i, new))
+    }
+
+    /// Moves event `i` in the eviction queue to where `first_seen` (earlier than its own)
+    /// puts it.
+    fn requeue_event(&mut self, i: u32, first_seen: u64) {
+        let old = self.nodes[i as usize].first_seen;
+        let nodes = &self.nodes;
+        let start = self
+            .events
+            .partition_point(|&e| nodes[e as usize].first_seen < old);
+        let at = (start..self.events.len())
+            .take_while(|&k| nodes[self.events[k] as usize].first_seen == old)
+            .find(|&k| self.events[k] == i);
+        if let Some(at) = at {
+            self.events.remove(at);
+            self.nodes[i as usize].first_seen = first_seen;
+            self.queue_event(i);
+        }
     }
 
     /// Puts event `i` in the eviction queue by its `first_seen`: at the back, unless it was

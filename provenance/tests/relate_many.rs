@@ -291,7 +291,16 @@ fn a_request_evicted_before_its_batch_is_linked_is_not_made_again() {
             8,
             "{stats:?}"
         );
-        (stats, store.ids_of(Kind::Rec), store.related(f.as_str()))
+        // Linked at once, the three records are evicted; queued, they are never made (older
+        // than everything the store holds when the read links them) and counted unlinked.
+        let gone = stats.evicted.get(&Kind::Rec).copied().unwrap_or(0) + stats.unlinked;
+        (
+            stats.artifacts,
+            stats.edges,
+            gone,
+            store.ids_of(Kind::Rec),
+            store.related(f.as_str()),
+        )
     };
     assert_eq!(run(true), run(false));
 }
@@ -375,4 +384,159 @@ fn a_writer_reads_what_it_just_queued() {
             });
         }
     });
+}
+
+fn tick() {
+    // Distinct clock readings for the steps below (the store's times are nanoseconds).
+    std::thread::sleep(std::time::Duration::from_millis(2));
+}
+
+// Found in a second review: a queued record that another write made (and eviction removed)
+// before the read was made again by the read, and evicted a second time.
+#[test]
+fn a_queued_record_evicted_before_the_read_is_not_made_again() {
+    let run = |later: bool| {
+        let store = Store::with_config(Config::new().event_capacity(2).shards(1));
+        let f = function_id("shop::orders", "list").unwrap();
+        let g = function_id("shop::orders", "update").unwrap();
+        let first = vec![record_id("orders", 1).unwrap()];
+        if later {
+            store.relate_many_later(&[(&f, Relation::Read)], first);
+        } else {
+            store.relate_many(&[(&f, Relation::Read)], &first).unwrap();
+        }
+        for n in 1..=3 {
+            tick();
+            store
+                .record(&format!("rec:orders:{n}"), g.as_str())
+                .unwrap();
+        }
+        let stats = store.stats();
+        (store.ids_of(Kind::Rec), stats.evicted, stats.artifacts)
+    };
+    assert_eq!(run(true), run(false));
+}
+
+// Found in a second review: a late-linked record that another write made meanwhile kept that
+// write's time, and a logged request made a node by a late link got last_seen < first_seen.
+#[test]
+fn late_links_date_what_they_link_by_the_queue_time() {
+    let store = Store::with_config(Config::new().event_capacity(3).shards(1));
+    let f = function_id("shop::orders", "list").unwrap();
+    let g = function_id("shop::orders", "update").unwrap();
+    let req = provenance::request_id("r-late").unwrap();
+    let before = std::time::SystemTime::now();
+    store.relate_many_later(
+        &[(&f, Relation::Read)],
+        vec![record_id("orders", 1).unwrap(), req.clone()],
+    );
+    let queued = std::time::SystemTime::now();
+    tick();
+    store.record("rec:orders:1", g.as_str()).unwrap();
+    store
+        .record_request(
+            &req,
+            provenance::store::RequestRecord {
+                method: "GET".into(),
+                route: "/".into(),
+                status: Some(200),
+                cancelled: false,
+                latency_us: 1,
+                started_at_ms: 0,
+                error: None,
+            },
+        )
+        .unwrap();
+    for id in ["rec:orders:1", req.as_str()] {
+        let a = store.lookup(id).unwrap();
+        assert!(before <= a.first_seen && a.first_seen <= queued, "{id}");
+        assert!(a.last_seen >= a.first_seen, "{id}");
+    }
+    // rec:orders:1 is the oldest again: two newer records evict it first.
+    tick();
+    store.record("rec:orders:2", g.as_str()).unwrap();
+    store.record("rec:orders:3", g.as_str()).unwrap();
+    let kept = store.ids_of(Kind::Rec);
+    assert_eq!(
+        kept,
+        [
+            record_id("orders", 2).unwrap(),
+            record_id("orders", 3).unwrap()
+        ]
+    );
+}
+
+// From the second review: queued batches with request froms, logged requests, eager writes
+// and reads from three threads in a small store; the counts and the graph stay consistent.
+#[test]
+fn mixed_writers_and_readers_keep_the_graph_consistent() {
+    const THREADS: u32 = 3;
+    let ok = provenance::store::RequestRecord {
+        method: "GET".into(),
+        route: "/orders/{id}".into(),
+        status: Some(200),
+        cancelled: false,
+        latency_us: 42,
+        started_at_ms: 1_700_000_000_000,
+        error: None,
+    };
+    for round in 0..10u32 {
+        let capacity = 40;
+        let store = Store::with_config(Config::new().event_capacity(capacity).shards(4));
+        std::thread::scope(|s| {
+            for t in 0..THREADS {
+                let (store, ok) = (store.clone(), ok.clone());
+                s.spawn(move || {
+                    let f = function_id("shop", &format!("f{t}")).unwrap();
+                    let tbl = table_id("orders").unwrap();
+                    for i in 0..400u32 {
+                        let req = provenance::request_id(&format!("r{round}-{t}-{i}")).unwrap();
+                        match i % 5 {
+                            0 => store.record_request(&req, ok.clone()).unwrap(),
+                            1 => {
+                                let recs: Vec<_> = (0..7)
+                                    .map(|k| record_id("orders", (i * 7 + k) % 97).unwrap())
+                                    .collect();
+                                let previous =
+                                    provenance::request_id(&format!("r{round}-{t}-{}", i - 1))
+                                        .unwrap();
+                                store.relate_many_later(
+                                    &[
+                                        (&f, Relation::Read),
+                                        (&previous, Relation::Read),
+                                        (&tbl, Relation::Contains),
+                                    ],
+                                    recs,
+                                );
+                            }
+                            2 => store
+                                .record(&format!("rec:orders:{}", i % 97), req.as_str())
+                                .unwrap(),
+                            3 => {
+                                let _ = store.related(f.as_str());
+                            }
+                            _ => {
+                                let _ = store.stats();
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let stats = store.stats();
+        assert!(stats.events() <= capacity as u64 + 1, "{stats:?}");
+        let mut ends = 0u64;
+        for kind in [Kind::Req, Kind::Rec, Kind::Fn, Kind::Tbl] {
+            for id in store.ids_of(kind) {
+                ends += store
+                    .neighbors(id.as_str())
+                    .iter()
+                    .filter(|n| n.id != id)
+                    .count() as u64;
+            }
+        }
+        assert_eq!(ends, 2 * stats.edges, "round {round}: {stats:?}");
+        let held = store.ids_of(Kind::Req).len() + store.ids_of(Kind::Rec).len();
+        assert_eq!(stats.events(), held as u64, "round {round}: {stats:?}");
+    }
 }
