@@ -905,6 +905,8 @@ impl Store {
         due: &mut Settlement,
         mut aged: Option<&mut usize>,
     ) -> Result<(), Error> {
+        // A queued batch's: linked late, with the time it was queued.
+        let late = aged.is_some();
         let from_at: SmallVec<[(u64, usize); 4]> = froms
             .iter()
             .map(|(f, _)| {
@@ -945,6 +947,7 @@ impl Store {
                 now,
                 due,
                 &mut created,
+                late,
                 aged.as_deref_mut().filter(|_| full),
             );
             // What the group created is counted in even if it stopped early (a full shard).
@@ -990,7 +993,7 @@ impl Store {
         let sf = self.shard_of(hf);
         if from == to {
             let mut shard = self.lock(sf);
-            let (i, new) = shard.get_or_insert(hf, from, from_kind, now, sf)?;
+            let (i, new) = shard.get_or_insert(hf, from, from_kind, now, sf, false)?;
             let r = shard.node_ref(sf, i);
             shard.add_loop(i, r, relation, !from_kind.is_event());
             if new {
@@ -1009,7 +1012,7 @@ impl Store {
         let mut early = None;
         if sf != st {
             let mut shard = self.lock(st);
-            let (ib, new_b) = shard.get_or_insert(ht, to, to_kind, now, st)?;
+            let (ib, new_b) = shard.get_or_insert(ht, to, to_kind, now, st, false)?;
             let rb = shard.node_ref(st, ib);
             early = Some(rb);
             if new_b {
@@ -1020,12 +1023,14 @@ impl Store {
         }
 
         let mut pair = self.lock_pair(sf, st);
-        let (ia, new_a) = pair.a().get_or_insert(hf, from, from_kind, now, sf)?;
+        let (ia, new_a) = pair
+            .a()
+            .get_or_insert(hf, from, from_kind, now, sf, false)?;
         let ra = pair.a().node_ref(sf, ia);
         let (ib, new_b) = match early.filter(|&r| pair.b().live_node(r).is_some()) {
             Some(r) => (r.idx(), false),
             // Same shard, or evicted in between: create it now.
-            None => match pair.b().get_or_insert(ht, to, to_kind, now, st) {
+            None => match pair.b().get_or_insert(ht, to, to_kind, now, st, false) {
                 Ok(found) => found,
                 Err(e) => {
                     // `from` may be new: it counts in, and may need room made for it.
@@ -1325,7 +1330,7 @@ impl Store {
         let r;
         {
             let mut shard = self.lock(s);
-            let (i, new) = shard.get_or_insert(h, id.as_str(), id.kind(), now_nanos(), s)?;
+            let (i, new) = shard.get_or_insert(h, id.as_str(), id.kind(), now_nanos(), s, false)?;
             r = shard.node_ref(s, i);
             if let Some(f) = f {
                 shard.nodes[i as usize].generation |= META_FLAG;
@@ -1896,6 +1901,7 @@ fn link_group(
     now: u64,
     due: &mut Settlement,
     created: &mut usize,
+    late: bool,
     mut aged: Option<&mut usize>,
 ) -> Result<(), Error> {
     let st = group[0].0;
@@ -1912,7 +1918,7 @@ fn link_group(
             from_nodes.push(shard.live_node(r).map(|_| (r.idx(), r, pf)));
             continue;
         }
-        let (i, new) = shard.get_or_insert(h, from.as_str(), from.kind(), now, sf)?;
+        let (i, new) = shard.get_or_insert(h, from.as_str(), from.kind(), now, sf, late)?;
         let r = shard.node_ref(sf, i);
         if new {
             due.protect.push(r);
@@ -1937,7 +1943,7 @@ fn link_group(
         }
         let (ib, new) = set
             .at(pt)
-            .get_or_insert(h, to.as_str(), to.kind(), now, st)?;
+            .get_or_insert(h, to.as_str(), to.kind(), now, st, late)?;
         let rb = set.at(pt).node_ref(st, ib);
         *created += usize::from(new);
         let to_struct = !to.kind().is_event();
@@ -2471,6 +2477,11 @@ impl Shard {
         self.events.len() + self.log_live
     }
 
+    /// `late`: `now` is a queued batch's time, which can be older than what the shard holds.
+    /// Only then does an event take its place in the eviction queue by its time: otherwise
+    /// events queue in the order they arrive, so that a clock set back cannot make every
+    /// new event the oldest.
+    #[allow(clippy::too_many_arguments)]
     fn get_or_insert(
         &mut self,
         hash: u64,
@@ -2478,6 +2489,7 @@ impl Shard {
         kind: Kind,
         now: u64,
         shard: usize,
+        late: bool,
     ) -> Result<(u32, bool), Error> {
         if let Some(i) = self.find(hash, id) {
             // `now` can be older than the last sighting: a queued batch links with the time
@@ -2485,7 +2497,7 @@ impl Shard {
             let node = &mut self.nodes[i as usize];
             node.last_seen = node.last_seen.max(now);
             // Linked late, it was queued before it was made: it is as old as its queue time.
-            if now < node.first_seen && kind.is_event() {
+            if late && now < node.first_seen && kind.is_event() {
                 self.requeue_event(i, now);
             }
             return Ok((i, false));
@@ -2536,6 +2548,7 @@ impl Shard {
         if kind == Kind::Mod {
             self.modules.push(i);
         }
+        let ordered = late || logged.is_some();
         let new = match logged {
             Some(logged) => {
                 let node = &mut self.nodes[i as usize];
@@ -2549,7 +2562,11 @@ impl Shard {
             None => kind.is_event(),
         };
         if kind.is_event() {
-            self.queue_event(i);
+            if ordered {
+                self.queue_event(i);
+            } else {
+                self.events.push_back(i);
+            }
         }
         Ok((i, new))
     }
@@ -2573,8 +2590,7 @@ impl Shard {
     }
 
     /// Puts event `i` in the eviction queue by its `first_seen`: at the back, unless it was
-    /// first seen before the newest there (a request logged earlier, a batch queued earlier,
-    /// a thread that read the clock before another).
+    /// first seen before the newest there (a request logged earlier, a batch queued earlier).
     fn queue_event(&mut self, i: u32) {
         let first_seen = self.nodes[i as usize].first_seen;
         match self.events.back() {
