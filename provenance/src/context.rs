@@ -47,7 +47,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use smallvec::SmallVec;
@@ -74,8 +74,19 @@ struct Inner {
     // Sorted by key. A request's context has three or four keys, nearly always literals, and
     // values that are literals or shared: no allocation for those.
     entries: SmallVec<[(Cow<'static, str>, Text); 4]>,
-    /// The parsed request or job ID, worked out once: every span and query asks for it.
-    activity: OnceLock<Option<ArtifactId>>,
+    /// The parsed request or job ID, worked out when either is set: every span and query
+    /// asks for it.
+    activity: Option<ArtifactId>,
+}
+
+impl Inner {
+    /// Sets `key`, replacing an earlier value, keeping the entries sorted.
+    fn put(&mut self, key: Cow<'static, str>, value: Text) {
+        match Context::position(&self.entries, &key) {
+            Ok(i) => self.entries[i].1 = value,
+            Err(i) => self.entries.insert(i, (key, value)),
+        }
+    }
 }
 
 impl PartialEq for Context {
@@ -172,14 +183,23 @@ impl Context {
     }
 
     fn insert_cow(&mut self, key: Cow<'static, str>, value: Text) {
+        let unit = key == REQUEST_ID || key == JOB_ID;
         let inner = self.inner_mut();
-        if key == REQUEST_ID || key == JOB_ID {
-            inner.activity = OnceLock::new();
+        inner.put(key, value);
+        if unit {
+            inner.activity = Self::activity_of(&inner.entries);
         }
-        match Self::position(&inner.entries, &key) {
-            Ok(i) => inner.entries[i].1 = value,
-            Err(i) => inner.entries.insert(i, (key, value)),
-        }
+    }
+
+    /// The request under [`REQUEST_ID`], else the job under [`JOB_ID`], if valid.
+    fn activity_of(entries: &[(Cow<'static, str>, Text)]) -> Option<ArtifactId> {
+        let id = |key: &str, kind| {
+            let i = Self::position(entries, key).ok()?;
+            ArtifactId::parse(&entries[i].1)
+                .ok()
+                .filter(|id| id.kind() == kind)
+        };
+        id(REQUEST_ID, crate::Kind::Req).or_else(|| id(JOB_ID, crate::Kind::Job))
     }
 
     /// Adds every pair; a key given again takes the new value, other keys are kept.
@@ -226,27 +246,25 @@ impl Context {
     pub fn remove(&mut self, key: &str) -> Option<String> {
         let i = Self::position(self.entries(), key).ok()?;
         let inner = self.inner_mut();
+        let removed = inner.entries.remove(i).1.into_owned();
         if key == REQUEST_ID || key == JOB_ID {
-            inner.activity = OnceLock::new();
+            inner.activity = Self::activity_of(&inner.entries);
         }
-        Some(inner.entries.remove(i).1.into_owned())
+        Some(removed)
     }
 
-    /// The unit of work this context belongs to: its request, else its job. Parsed once per
-    /// context, so asking on every span or query is cheap.
+    /// The unit of work this context belongs to: its request, else its job. Parsed when
+    /// either is set, so asking on every span or query is cheap.
     pub fn activity(&self) -> Option<ArtifactId> {
-        let inner = self.inner.as_deref()?;
-        inner
-            .activity
-            .get_or_init(|| self.request_id().or_else(|| self.job_id()))
-            .clone()
+        self.inner.as_deref()?.activity.clone()
     }
 
     /// Sets [`REQUEST_ID`] to an ID the caller already holds, sparing [`Context::activity`]
     /// the parse.
     pub fn set_request_id(&mut self, id: &ArtifactId) {
-        self.insert_cow(Cow::Borrowed(REQUEST_ID), Text::Shared(id.shared()));
-        self.inner_mut().activity = OnceLock::from(Some(id.clone()));
+        let inner = self.inner_mut();
+        inner.put(Cow::Borrowed(REQUEST_ID), Text::Shared(id.shared()));
+        inner.activity = Some(id.clone());
     }
 
     /// The context the tower layer installs for a request: [`REQUEST_ID`], `method` and
@@ -273,7 +291,7 @@ impl Context {
         Context {
             inner: Some(Arc::new(Inner {
                 entries,
-                activity: OnceLock::from(Some(id.clone())),
+                activity: Some(id.clone()),
             })),
         }
     }

@@ -111,3 +111,34 @@ fn contexts_are_equal_by_their_pairs_however_built() {
             .collect();
     assert_eq!(built, collected);
 }
+
+// From a review of the copy-on-write context: each copy keeps its own activity.
+#[test]
+fn copies_keep_their_own_activity_and_compare_by_pairs() {
+    let a = Context::from_iter([("request_id", "req:a"), ("job_id", "job:q:1")]);
+    assert_eq!(a.activity().unwrap().as_str(), "req:a");
+    let mut b = a.clone();
+    b.remove("request_id");
+    assert_eq!(b.activity().unwrap().as_str(), "job:q:1");
+    assert_eq!(a.activity().unwrap().as_str(), "req:a");
+    let mut c = a.clone();
+    c.set_request_id(&provenance::request_id("c").unwrap());
+    assert_eq!(c.activity().unwrap().as_str(), "req:c");
+    assert_eq!(c.get("request_id"), Some("req:c"));
+    assert_eq!(a.get("request_id"), Some("req:a"));
+    let mut d = Context::new();
+    d.insert("k", "v");
+    d.remove("k");
+    assert_eq!(d, Context::new());
+    assert_eq!(d.activity(), None);
+    let mut e = Context::new();
+    assert_eq!(e.remove("x"), None);
+    let before = e.clone();
+    e.insert("job_id", "job:q:2");
+    assert_eq!(before.activity(), None);
+    assert_eq!(e.activity().unwrap().as_str(), "job:q:2");
+    assert_eq!(e, Context::from_iter([("job_id", "job:q:2")]));
+    // A request ID that is not valid is no activity; the job is.
+    e.insert("request_id", "not an id");
+    assert_eq!(e.activity().unwrap().as_str(), "job:q:2");
+}
