@@ -193,13 +193,8 @@ impl Context {
 
     /// The request under [`REQUEST_ID`], else the job under [`JOB_ID`], if valid.
     fn activity_of(entries: &[(Cow<'static, str>, Text)]) -> Option<ArtifactId> {
-        let id = |key: &str, kind| {
-            let i = Self::position(entries, key).ok()?;
-            ArtifactId::parse(&entries[i].1)
-                .ok()
-                .filter(|id| id.kind() == kind)
-        };
-        id(REQUEST_ID, crate::Kind::Req).or_else(|| id(JOB_ID, crate::Kind::Job))
+        Self::id_under(entries, REQUEST_ID, crate::Kind::Req)
+            .or_else(|| Self::id_under(entries, JOB_ID, crate::Kind::Job))
     }
 
     /// Adds every pair; a key given again takes the new value, other keys are kept.
@@ -230,16 +225,24 @@ impl Context {
 
     /// The `req:` ID under [`REQUEST_ID`], if it is set and valid.
     pub fn request_id(&self) -> Option<ArtifactId> {
-        self.get(REQUEST_ID)
-            .and_then(|s| ArtifactId::parse(s).ok())
-            .filter(|id| id.kind() == crate::Kind::Req)
+        Self::id_under(self.entries(), REQUEST_ID, crate::Kind::Req)
     }
 
     /// The `job:` ID under [`JOB_ID`], if it is set and valid.
     pub fn job_id(&self) -> Option<ArtifactId> {
-        self.get(JOB_ID)
-            .and_then(|s| ArtifactId::parse(s).ok())
-            .filter(|id| id.kind() == crate::Kind::Job)
+        Self::id_under(self.entries(), JOB_ID, crate::Kind::Job)
+    }
+
+    /// The ID of `kind` under `key`, if it is set and valid.
+    fn id_under(
+        entries: &[(Cow<'static, str>, Text)],
+        key: &str,
+        kind: crate::Kind,
+    ) -> Option<ArtifactId> {
+        let i = Self::position(entries, key).ok()?;
+        ArtifactId::parse(&entries[i].1)
+            .ok()
+            .filter(|id| id.kind() == kind)
     }
 
     /// Removes `key`, returning its value.

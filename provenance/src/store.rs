@@ -559,6 +559,15 @@ struct Deferred {
     unlinked: u64,
 }
 
+/// How [`Store::catch_up`] links a queued batch, at its queue time.
+struct Late<'a> {
+    /// Per from: the node a request or job was made when the batch was queued; one evicted
+    /// since links nothing. A from without one is made if needed.
+    alive: &'a [Option<NodeRef>],
+    /// Targets not made: in a full store, absent and older than their shard's oldest event.
+    aged: usize,
+}
+
 struct DeferredBatch {
     froms: SmallVec<[(ArtifactId, Relation); 3]>,
     /// Per from: the node an event (a request, a job) was when the batch was queued. If it
@@ -743,7 +752,7 @@ impl Store {
         }
         let mut due = Settlement::default();
         // Whatever happens, what was evicted is settled (counted out, neighbours told).
-        let result = self.link_many(froms, &[], tos, now_nanos(), &mut due, None);
+        let result = self.link_many(froms, tos, now_nanos(), &mut due, None);
         self.settle(due);
         result
     }
@@ -873,18 +882,14 @@ impl Store {
                 batch.froms.iter().map(|(f, r)| (f, *r)).collect();
             let tos = Vec::from(batch.tos);
             let mut due = Settlement::default();
-            let mut aged = 0;
-            let _ = self.link_many(
-                &froms,
-                &batch.alive,
-                &tos,
-                batch.at,
-                &mut due,
-                Some(&mut aged),
-            );
+            let mut late = Late {
+                alive: &batch.alive,
+                aged: 0,
+            };
+            let _ = self.link_many(&froms, &tos, batch.at, &mut due, Some(&mut late));
             self.settle(due);
-            if aged > 0 {
-                self.inner.deferred.lock().unlinked += aged as u64;
+            if late.aged > 0 {
+                self.inner.deferred.lock().unlinked += late.aged as u64;
             }
             self.inner
                 .deferred_tos
@@ -892,21 +897,15 @@ impl Store {
         }
     }
 
-    /// `alive` names, per from, the node it must still be (a queued batch's request or job,
-    /// which may have been evicted since); a from without one is created if needed. With
-    /// `aged` (a queued batch), a target older than its shard's oldest event in a full store
-    /// is not made, and counted there.
+    /// With `late`, a queued batch is linked, at `now` its queue time; see [`Late`].
     fn link_many(
         &self,
         froms: &[(&ArtifactId, Relation)],
-        alive: &[Option<NodeRef>],
         tos: &[ArtifactId],
         now: u64,
         due: &mut Settlement,
-        mut aged: Option<&mut usize>,
+        mut late: Option<&mut Late<'_>>,
     ) -> Result<(), Error> {
-        // A queued batch's: linked late, with the time it was queued.
-        let late = aged.is_some();
         let from_at: SmallVec<[(u64, usize); 4]> = froms
             .iter()
             .map(|(f, _)| {
@@ -941,14 +940,13 @@ impl Store {
                 &shards,
                 froms,
                 &from_at,
-                alive,
                 tos,
                 group,
                 now,
                 due,
                 &mut created,
-                late,
-                aged.as_deref_mut().filter(|_| full),
+                late.as_deref_mut(),
+                full,
             );
             // What the group created is counted in even if it stopped early (a full shard).
             // The shard that received the records gives up its own oldest first; past
@@ -1895,16 +1893,17 @@ fn link_group(
     shards: &[usize],
     froms: &[(&ArtifactId, Relation)],
     from_at: &[(u64, usize)],
-    alive: &[Option<NodeRef>],
     tos: &[ArtifactId],
     group: &[(usize, u64, usize)],
     now: u64,
     due: &mut Settlement,
     created: &mut usize,
-    late: bool,
-    mut aged: Option<&mut usize>,
+    mut late: Option<&mut Late<'_>>,
+    full: bool,
 ) -> Result<(), Error> {
     let st = group[0].0;
+    let alive = late.as_ref().map_or(&[][..], |l| l.alive);
+    let is_late = late.is_some();
     let pt = position(shards, st);
     // The froms, found (or created) under the group's locks: slot, reference and where their
     // shard is in the set. Only these are protected from eviction elsewhere: the records are
@@ -1918,7 +1917,7 @@ fn link_group(
             from_nodes.push(shard.live_node(r).map(|_| (r.idx(), r, pf)));
             continue;
         }
-        let (i, new) = shard.get_or_insert(h, from.as_str(), from.kind(), now, sf, late)?;
+        let (i, new) = shard.get_or_insert(h, from.as_str(), from.kind(), now, sf, is_late)?;
         let r = shard.node_ref(sf, i);
         if new {
             due.protect.push(r);
@@ -1931,19 +1930,19 @@ fn link_group(
         // A queued target linked into a full store after its shard's oldest event was
         // stored: linked at once, it would have been evicted before that one. If it is not
         // in the store (never made, or made and evicted since), it is not made now.
-        if let Some(count) = aged.as_deref_mut() {
+        if let Some(late) = late.as_deref_mut().filter(|_| full) {
             let shard = set.at(pt);
             if shard.find(h, to.as_str()).is_none()
                 && shard.oldest(st).is_some_and(|(oldest, _)| now < oldest)
                 && !(to.kind() == Kind::Req && shard.logged_seq(h, to.as_str()).is_some())
             {
-                *count += 1;
+                late.aged += 1;
                 continue;
             }
         }
         let (ib, new) = set
             .at(pt)
-            .get_or_insert(h, to.as_str(), to.kind(), now, st, late)?;
+            .get_or_insert(h, to.as_str(), to.kind(), now, st, is_late)?;
         let rb = set.at(pt).node_ref(st, ib);
         *created += usize::from(new);
         let to_struct = !to.kind().is_event();
