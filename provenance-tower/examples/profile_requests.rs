@@ -1,4 +1,4 @@
-//! Run with: cargo run --release -p provenance-tower --example profile_requests -- [bare|layer] [n]
+//! Run with: cargo run --release -p provenance-tower --example profile_requests -- [bare|identity|layer] [n]
 //!
 //! Sends `n` requests through an in-process axum hello world, with or without
 //! `ProvenanceLayer`, for an instruction count under `valgrind --tool=callgrind`: run both
@@ -18,8 +18,11 @@ fn main() {
     // Small enough that the run reaches capacity and every request also evicts one.
     let store = Store::with_config(Config::new().event_capacity(n / 2));
     let mut app = Router::new().route("/", get(|| async { "hello" }));
-    if mode == "layer" {
-        app = app.layer(ProvenanceLayer::new(store.clone()));
+    match mode.as_str() {
+        "layer" => app = app.layer(ProvenanceLayer::new(store.clone())),
+        // What any layer costs through `Router::layer` (axum boxes per request): the floor.
+        "identity" => app = app.layer(tower::layer::util::Identity::new()),
+        _ => {}
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()

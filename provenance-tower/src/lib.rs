@@ -172,7 +172,7 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let start = Instant::now();
-        let started = SystemTime::now();
+        let started = unix_millis(SystemTime::now());
         // Read before a fresh ID goes into the headers: an empty header map answers these
         // without hashing the names.
         let caller = req
@@ -219,11 +219,11 @@ where
 
 impl<S> Provenance<S> {
     /// Picks the request's ID (extension, valid header, or fresh) and makes the request carry
-    /// it: an invalid incoming header is replaced, never passed on. Also says whether the ID
-    /// was made here.
-    fn request_id<B>(&self, req: &mut Request<B>, now: SystemTime) -> (RequestId, bool) {
+    /// it: an invalid incoming header is replaced, never passed on. Also gives the UUID of an
+    /// ID made here.
+    fn request_id<B>(&self, req: &mut Request<B>, now_ms: u64) -> (RequestId, Option<u128>) {
         if let Some(id) = req.extensions().get::<RequestId>() {
-            return (id.clone(), false);
+            return (id.clone(), None);
         }
         #[cfg(feature = "tower-http")]
         if let Some(id) = req
@@ -231,22 +231,28 @@ impl<S> Provenance<S> {
             .get::<tower_http::request_id::RequestId>()
             .and_then(|id| RequestId::parse(id.header_value().as_bytes()))
         {
-            return (id, false);
+            return (id, None);
         }
         let header = &self.shared.header;
         if let Some(value) = req.headers().get(header) {
             if let Some(id) = RequestId::parse(value.as_bytes()) {
-                return (id, false);
+                return (id, None);
             }
             self.shared.rejected.fetch_add(1, Ordering::Relaxed);
         }
         // A fresh ID goes into the request's headers too (replacing an invalid one), for what
         // runs inside and reads them (tower-http's request-id layers, a trace layer).
-        let id = RequestId::generate_at(now);
+        let (id, uuid) = RequestId::generate_at(now_ms);
         req.headers_mut()
             .insert(header.clone(), id.header_value().clone());
-        (id, true)
+        (id, Some(uuid))
     }
+}
+
+/// `time` in milliseconds since the Unix epoch (0 before it).
+fn unix_millis(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The method's name, without an allocation for the standard ones.
@@ -398,9 +404,10 @@ struct Pending {
     method: Cow<'static, str>,
     route: Arc<str>,
     start: Instant,
-    started: SystemTime,
-    /// Whether the ID was made here, so that the store need not look for an earlier record.
-    generated: bool,
+    /// Milliseconds since the Unix epoch.
+    started: u64,
+    /// The UUID of an ID made here, so that the store need not look for an earlier record.
+    generated: Option<u128>,
 }
 
 #[derive(Clone, Copy)]
@@ -414,11 +421,6 @@ enum Outcome {
 impl Pending {
     fn finish(self, outcome: Outcome) {
         let latency = self.start.elapsed().as_micros() as u64;
-        let started = self
-            .started
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
         let error = match outcome {
             Outcome::Status(status) if status.is_server_error() => Some(match status.as_u16() {
                 500 => Cow::Borrowed("status 500"),
@@ -438,12 +440,14 @@ impl Pending {
             },
             cancelled: matches!(outcome, Outcome::Cancelled),
             latency_us: latency,
-            started_at_ms: started,
+            started_at_ms: self.started,
             error,
         };
         // Recording must never fail the request: a store error is dropped here.
-        let _ = if self.generated {
-            self.shared.store.record_generated_request(&self.id, record)
+        let _ = if let Some(uuid) = self.generated {
+            self.shared
+                .store
+                .record_generated_request(&self.id, Some(uuid), record)
         } else {
             self.shared.store.record_request(&self.id, record)
         };

@@ -43,30 +43,29 @@ impl RequestId {
     /// A fresh, time-ordered ID: a UUID v7 (48 bits of Unix milliseconds, then random bits
     /// from a per-thread generator seeded from the OS), in lowercase hyphenated form.
     pub fn generate() -> RequestId {
-        Self::generate_at(std::time::SystemTime::now())
+        Self::generate_at(crate::unix_millis(std::time::SystemTime::now())).0
     }
 
-    /// [`RequestId::generate`] with the time already read.
-    pub(crate) fn generate_at(now: std::time::SystemTime) -> RequestId {
-        let millis = now
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let mut random = [0u8; 10];
+    /// [`RequestId::generate`] with the time already read, in milliseconds since the epoch;
+    /// also the UUID.
+    pub(crate) fn generate_at(millis: u64) -> (RequestId, u128) {
+        // RFC 9562 UUID v7: 48 bits of milliseconds, the version, 12 random bits, the variant,
+        // 62 random bits.
         let (a, b) = (next_random(), next_random());
-        random[..8].copy_from_slice(&a.to_le_bytes());
-        random[8..].copy_from_slice(&b.to_le_bytes()[..2]);
-        let uuid = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
-        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        let text = uuid.hyphenated().encode_lower(&mut buf);
-        let artifact = provenance::request_id(text).expect("a UUID is a valid request id");
+        let uuid = (u128::from(millis & 0xFFFF_FFFF_FFFF) << 80)
+            | (0x7 << 76)
+            | (u128::from(a & 0xFFF) << 64)
+            | (0b10 << 62)
+            | u128::from(b >> 2);
+        let artifact = provenance::request_id_from_uuid(uuid);
         // The header shares the artifact ID's text: one allocation for both, and clones of
         // the header (the request's, the response's) only count references.
         let shared = bytes::Bytes::from_owner(RawId(artifact.clone()));
-        RequestId {
+        let id = RequestId {
             header: HeaderValue::from_maybe_shared(shared).expect("a UUID is a valid header value"),
             artifact,
-        }
+        };
+        (id, uuid)
     }
 
     /// The raw ID, as in the header.

@@ -1159,6 +1159,58 @@ pub fn request_id(id: &str) -> Result<ArtifactId, IdError> {
     })
 }
 
+/// `req:` ID for a UUID, in the lowercase hyphenated form (`req:0190f1a2-b3c4-7d5e-…`), as
+/// [`request_id`] makes it from that text, without checking the text: for code that made the
+/// UUID itself (the tower layer, once per request).
+///
+/// ```
+/// let id = provenance::request_id_from_uuid(0x0190f1a2_b3c4_7d5e_8f90_a1b2c3d4e5f6);
+/// assert_eq!(id, provenance::request_id("0190f1a2-b3c4-7d5e-8f90-a1b2c3d4e5f6")?);
+/// assert_eq!(id.kind(), provenance::Kind::Req);
+/// # Ok::<(), provenance::IdError>(())
+/// ```
+pub fn request_id_from_uuid(uuid: u128) -> ArtifactId {
+    ArtifactId {
+        kind: Kind::Req,
+        repr: Arc::from(uuid_request_text(uuid, &mut [0; 40])),
+    }
+}
+
+/// The text of [`request_id_from_uuid`], written into `out`.
+pub(crate) fn uuid_request_text(uuid: u128, out: &mut [u8; 40]) -> &str {
+    *out = uuid_request_bytes(uuid);
+    std::str::from_utf8(out).expect("hex digits and hyphens are ASCII")
+}
+
+/// The bytes of [`uuid_request_text`], for comparing without the UTF-8 check.
+pub(crate) fn uuid_request_bytes(uuid: u128) -> [u8; 40] {
+    let hi = hex16((uuid >> 64) as u64);
+    let lo = hex16(uuid as u64);
+    let mut out = *b"req:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+    out[4..12].copy_from_slice(&hi[..8]);
+    out[13..17].copy_from_slice(&hi[8..12]);
+    out[18..22].copy_from_slice(&hi[12..]);
+    out[23..27].copy_from_slice(&lo[..4]);
+    out[28..].copy_from_slice(&lo[4..]);
+    out
+}
+
+/// `v` in 16 lowercase hex digits, most significant first, computed on all of them at once.
+fn hex16(v: u64) -> [u8; 16] {
+    const fn splat(b: u8) -> u128 {
+        u128::from_ne_bytes([b; 16])
+    }
+    // Each nibble into a byte of its own, the lowest nibble in the lowest byte.
+    let mut x = u128::from(v);
+    x = (x | x << 32) & 0x0000_0000_FFFF_FFFF_0000_0000_FFFF_FFFF;
+    x = (x | x << 16) & 0x0000_FFFF_0000_FFFF_0000_FFFF_0000_FFFF;
+    x = (x | x << 8) & 0x00FF_00FF_00FF_00FF_00FF_00FF_00FF_00FF;
+    x = (x | x << 4) & splat(0x0F);
+    // 0-9 to '0'-'9', 10-15 to 'a'-'f': a byte of 10 or more carries into its 0x10 bit.
+    let letters = ((x + splat(6)) >> 4) & splat(1);
+    (x + splat(b'0') + letters * u128::from(b'a' - b'0' - 10)).to_be_bytes()
+}
+
 /// Builds an ID of `kind` whose rest `fill` appends, in a per-thread buffer: the ID's own
 /// allocation is the only one.
 fn build(
@@ -1242,6 +1294,36 @@ pub fn config_id(path: &str) -> Result<ArtifactId, IdError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_uuid_request_id_is_the_one_its_text_makes() {
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for uuid in [0, u128::MAX]
+            .into_iter()
+            .chain((0..1000).map(|_| (u128::from(next()) << 64) | u128::from(next())))
+        {
+            let bytes = uuid.to_be_bytes();
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let text = format!(
+                "{}-{}-{}-{}-{}",
+                &hex[..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..]
+            );
+            let id = request_id_from_uuid(uuid);
+            assert_eq!(id, request_id(&text).unwrap());
+            assert_eq!(id, ArtifactId::parse(id.as_str()).unwrap());
+            assert_eq!(id.kind(), Kind::Req);
+        }
+    }
 
     #[test]
     fn examples_from_the_design_parse() {

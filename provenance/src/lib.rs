@@ -74,7 +74,7 @@ pub use error::Error;
 pub use export::Graph;
 pub use id::{
     ArtifactId, IdError, Kind, column_id, composite_record_id, config_id, function_id, job_id,
-    migration_id, module_id, record_id, record_id_in, request_id, table_id,
+    migration_id, module_id, record_id, record_id_in, request_id, request_id_from_uuid, table_id,
 };
 pub use query::{Edge, Lineage};
 #[cfg(feature = "tracing")]

@@ -1187,7 +1187,7 @@ impl Store {
     /// # Ok::<(), provenance::Error>(())
     /// ```
     pub fn record_request(&self, id: &ArtifactId, record: RequestRecord) -> Result<(), Error> {
-        self.record_request_once(id, record, true)
+        self.record_request_once(id, record, Logging::Received)
     }
 
     /// [`Store::record_request`] for an ID made for this request (no client sent it), which
@@ -1195,21 +1195,47 @@ impl Store {
     /// skipped. That check is what makes a request that nothing linked to cost an index
     /// insertion when logged and a removal when evicted; the log is indexed when first asked.
     ///
+    /// `uuid`: the UUID the ID was made from by [`request_id_from_uuid`](crate::request_id_from_uuid),
+    /// if it was. The log then keeps the 16 bytes without reading them back from the text (an
+    /// ID that is not that UUID's is kept as it is).
+    ///
     /// Called with an ID the store has seen, the earlier record stays and the new one is
     /// logged beside it: only [`Store::lookup`] of one of them finds it.
+    ///
+    /// ```
+    /// use provenance::{Store, request_id_from_uuid, store::RequestRecord};
+    ///
+    /// let store = Store::new();
+    /// let uuid = 0x0190f1a2_b3c4_7d5e_8f90_a1b2c3d4e5f6;
+    /// let id = request_id_from_uuid(uuid);
+    /// let record = RequestRecord {
+    ///     method: "GET".into(),
+    ///     route: "/".into(),
+    ///     status: Some(200),
+    ///     cancelled: false,
+    ///     latency_us: 80,
+    ///     started_at_ms: 0,
+    ///     error: None,
+    /// };
+    /// store.record_generated_request(&id, Some(uuid), record)?;
+    /// let req = store.lookup("req:0190f1a2-b3c4-7d5e-8f90-a1b2c3d4e5f6").unwrap();
+    /// assert_eq!(req.metadata["status"], "200");
+    /// # Ok::<(), provenance::Error>(())
+    /// ```
     pub fn record_generated_request(
         &self,
         id: &ArtifactId,
+        uuid: Option<u128>,
         record: RequestRecord,
     ) -> Result<(), Error> {
-        self.record_request_once(id, record, false)
+        self.record_request_once(id, record, Logging::Generated(uuid))
     }
 
     fn record_request_once(
         &self,
         id: &ArtifactId,
         record: RequestRecord,
-        may_be_logged: bool,
+        logging: Logging,
     ) -> Result<(), Error> {
         let h = self.hash(id.as_str());
         let s = self.shard_of(h);
@@ -1219,11 +1245,16 @@ impl Store {
             let mut shard = self.lock(s);
             // The same ID again while it is logged (a client reusing its request ID) takes
             // the node's path below, so that attributes merge as `describe` merges them.
+            let may_be_logged = matches!(logging, Logging::Received);
             if shard.find(h, id.as_str()).is_none()
                 && !(may_be_logged && shard.logged_seq(h, id.as_str()).is_some())
             {
                 let now = now_nanos();
-                due.protect_log = Some((s, shard.log_request(h, id, record, now)));
+                let log_id = match logging {
+                    Logging::Generated(Some(uuid)) => LogId::with_uuid(id, uuid),
+                    _ => LogId::new(id),
+                };
+                due.protect_log = Some((s, shard.log_request(h, log_id, record, now)));
                 let n = self.admit(1);
                 due.owed = n - shard.evict_oldest(&self.inner.hasher, s, n, 1, &mut due.evicted);
                 drop(shard);
@@ -2197,6 +2228,15 @@ struct Logged {
 /// A logged request's ID. The IDs the tower layer makes (`req:` and a lowercase hyphenated
 /// UUID) are kept as their 16 bytes: the log then holds no pointer that its eviction, long
 /// after the request, would have to follow and free.
+/// How a request came to be recorded; see [`Store::record_generated_request`].
+#[derive(Clone, Copy)]
+enum Logging {
+    /// Its ID came from outside: it may have been logged before.
+    Received,
+    /// Its ID was made for it, from this UUID if given.
+    Generated(Option<u128>),
+}
+
 enum LogId {
     Uuid(u128),
     Other(ArtifactId),
@@ -2247,23 +2287,21 @@ impl LogId {
 
     /// `req:` and the UUID, lowercase and hyphenated.
     fn render(uuid: u128, out: &mut [u8; 40]) -> &str {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        out[..4].copy_from_slice(Self::PREFIX.as_bytes());
-        let mut at = 4;
-        for (i, digit) in (0..32).rev().enumerate() {
-            if matches!(i, 8 | 12 | 16 | 20) {
-                out[at] = b'-';
-                at += 1;
-            }
-            out[at] = HEX[(uuid >> (digit * 4)) as usize & 0xF];
-            at += 1;
+        crate::id::uuid_request_text(uuid, out)
+    }
+
+    /// [`LogId::new`] for an ID said to be made from `uuid`: checked by writing it (cheaper
+    /// than reading it), and taken as any other ID if it is not.
+    fn with_uuid(id: &ArtifactId, uuid: u128) -> LogId {
+        match crate::id::uuid_request_bytes(uuid) == id.as_str().as_bytes() {
+            true => LogId::Uuid(uuid),
+            false => LogId::new(id),
         }
-        std::str::from_utf8(out).expect("ASCII")
     }
 
     fn is(&self, key: &str) -> bool {
         match self {
-            LogId::Uuid(uuid) => Self::uuid(key) == Some(*uuid),
+            LogId::Uuid(uuid) => crate::id::uuid_request_bytes(*uuid) == key.as_bytes(),
             LogId::Other(id) => id.as_str() == key,
         }
     }
@@ -2411,13 +2449,13 @@ impl Shard {
     }
 
     /// Logs a request that is not a node; returns its sequence number.
-    fn log_request(&mut self, hash: u64, id: &ArtifactId, record: RequestRecord, now: u64) -> u64 {
+    fn log_request(&mut self, hash: u64, id: LogId, record: RequestRecord, now: u64) -> u64 {
         let seq = self.log_base + self.log.len() as u64;
         let errors = u64::from(record.error.is_some());
         // Kept as attributes are: no text longer than MAX_ATTRIBUTE_LEN (a hostile path).
         let record = record.bounded();
         self.log.push_back(Some(Logged {
-            id: LogId::new(id),
+            id,
             hash: hash as u32,
             record,
             errors,

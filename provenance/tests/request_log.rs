@@ -212,8 +212,14 @@ fn generated_uuid_ids_read_back_exactly() {
     // Not how the log keeps a UUID (uppercase, no hyphens): kept as text, read back the same.
     let upper = request_id(&uuid_id(8).to_uppercase()).unwrap();
     let bare = request_id(&uuid_id(9).replace('-', "")).unwrap();
-    for id in [&lower, &upper, &bare] {
-        store.record_generated_request(id, record(200)).unwrap();
+    // The lowercase one with its UUID; the others with a UUID that is not theirs (7's), and
+    // none: each is kept as its own text either way.
+    let uuid7 = 0x0190_f1a2_b3c4_7d5e_8f90_0000_0000_0007_u128;
+    assert_eq!(provenance::request_id_from_uuid(uuid7), lower);
+    for (id, uuid) in [(&lower, Some(uuid7)), (&upper, Some(uuid7)), (&bare, None)] {
+        store
+            .record_generated_request(id, uuid, record(200))
+            .unwrap();
     }
     for id in [&lower, &upper, &bare] {
         let a = store.lookup(id.as_str()).unwrap();
@@ -231,7 +237,7 @@ fn generated_uuid_ids_read_back_exactly() {
             .is_none()
     );
     store
-        .record_generated_request(&request_id(&uuid_id(10)).unwrap(), record(503))
+        .record_generated_request(&request_id(&uuid_id(10)).unwrap(), None, record(503))
         .unwrap();
     assert_eq!(
         store.counted("errors"),
@@ -247,7 +253,9 @@ fn generated_requests_are_indexed_when_first_asked_for() {
         .map(|n| request_id(&uuid_id(n)).unwrap())
         .collect();
     for (n, id) in ids.iter().enumerate() {
-        store.record_generated_request(id, record(200)).unwrap();
+        store
+            .record_generated_request(id, None, record(200))
+            .unwrap();
         // Now and then something asks (which indexes the shard's log) or links one.
         if n % 97 == 0 {
             assert!(store.lookup(id.as_str()).is_some(), "{n}");
