@@ -1,4 +1,4 @@
-//! Run with: cargo run --release -p provenance-sqlx --example profile_queries -- [raw|ours|linked] [rows] [n]
+//! Run with: cargo run --release -p provenance-sqlx --example profile_queries -- [raw|ours|linked] [rows] [n] [all|optional]
 //!
 //! Runs `n` queries on SQLite in memory, each returning `rows` rows with their keys, each in a
 //! request of its own inside a function span (as a handler runs them), through the raw sqlx
@@ -21,6 +21,8 @@ fn main() {
     let mode = args.next().unwrap_or_else(|| "ours".to_owned());
     let rows: u32 = args.next().and_then(|n| n.parse().ok()).unwrap_or(1);
     let n: u32 = args.next().and_then(|n| n.parse().ok()).unwrap_or(2_000);
+    // `optional`: `fetch_optional` (as `fetch_one` runs) instead of `fetch_all`.
+    let optional = args.next().as_deref() == Some("optional");
     // Small enough that the run reaches capacity: records evict as in a long-running service.
     let store = Store::with_config(Config::new().event_capacity(5_000));
     let subscriber = tracing_subscriber::registry().with(SpanLayer::new(store.clone()));
@@ -50,10 +52,21 @@ fn main() {
             let from = (i * rows) % 90_000 + 1;
             let query = sqlx::query(SQL).bind(from).bind(from + rows);
             let got = scope(ctx, async {
-                if mode == "raw" {
-                    query.fetch_all(&raw).await.unwrap()
-                } else {
-                    query.fetch_all(&ours).await.unwrap()
+                match (mode == "raw", optional) {
+                    (true, false) => query.fetch_all(&raw).await.unwrap(),
+                    (false, false) => query.fetch_all(&ours).await.unwrap(),
+                    (true, true) => query
+                        .fetch_optional(&raw)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .collect(),
+                    (false, true) => query
+                        .fetch_optional(&ours)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .collect(),
                 }
             })
             .instrument(tracing::info_span!("handler"))

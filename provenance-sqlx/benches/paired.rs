@@ -1,0 +1,195 @@
+//! The wall-clock budget of issue 5 (point selects: ours / raw ≤ 1.03), read the way this
+//! noisy machine allows: raw and ours take turns in short rounds (the order flips every
+//! round), each round gives one ratio, and the median ratio is reported with its spread.
+//! Criterion runs one side for seconds and then the other, so a drift between the two
+//! (another process, frequency scaling) lands in the ratio whole; here it cancels.
+//!
+//! Run with `cargo bench -p provenance-sqlx --bench paired`. PostgreSQL is skipped (with a
+//! message) when `PROVENANCE_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`)
+//! does not answer. It fails if the instrumented pool did not record what it ran.
+
+use std::time::{Duration, Instant};
+
+use provenance::context::{Context, scope};
+use provenance::{SpanLayer, Store};
+use sqlx::Row;
+use tracing::Instrument;
+use tracing_subscriber::prelude::*;
+
+/// Rounds per case; each gives one ratio.
+const ROUNDS: usize = 41;
+/// The budget for a point select.
+const BUDGET: f64 = 1.03;
+
+/// Times `n` runs of `query`, each in a request of its own inside a function span, as a
+/// handler would run it.
+async fn timed<F, Fut>(n: usize, round: usize, query: &F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let start = Instant::now();
+    for i in 0..n {
+        let ctx = Context::from_iter([("request_id", format!("req:paired-{round}-{i}"))]);
+        scope(ctx, query()).await;
+    }
+    start.elapsed()
+}
+
+/// Runs `raw` and `ours` in alternating rounds of `n` queries and prints the median ratio.
+async fn paired<R, O, RF, OF>(name: &str, n: usize, raw: R, ours: O)
+where
+    R: Fn() -> RF,
+    RF: Future<Output = ()>,
+    O: Fn() -> OF,
+    OF: Future<Output = ()>,
+{
+    // Warm up both: connections, statement caches, the analysis cache.
+    timed(n, 0, &raw).await;
+    timed(n, 0, &ours).await;
+    let mut ratios = Vec::with_capacity(ROUNDS);
+    let (mut raw_ns, mut ours_ns) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let (r, o) = if round % 2 == 0 {
+            let r = timed(n, round, &raw).await;
+            (r, timed(n, round, &ours).await)
+        } else {
+            let o = timed(n, round, &ours).await;
+            (timed(n, round, &raw).await, o)
+        };
+        ratios.push(o.as_secs_f64() / r.as_secs_f64());
+        raw_ns.push(r.as_nanos() as f64 / n as f64);
+        ours_ns.push(o.as_nanos() as f64 / n as f64);
+    }
+    let q = |v: &mut Vec<f64>, p: f64| {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * p).round() as usize]
+    };
+    let (lo, median, hi) = (
+        q(&mut ratios, 0.1),
+        q(&mut ratios, 0.5),
+        q(&mut ratios, 0.9),
+    );
+    println!(
+        "{name:<28} raw {:>8.0} ns  ours {:>8.0} ns  ours/raw median {median:.3} \
+         (10th–90th percentile {lo:.3}–{hi:.3}; budget {BUDGET}: {})",
+        q(&mut raw_ns, 0.5),
+        q(&mut ours_ns, 0.5),
+        if median <= BUDGET { "met" } else { "NOT met" },
+    );
+}
+
+fn main() {
+    let store = Store::new();
+    let subscriber = tracing_subscriber::registry().with(SpanLayer::new(store.clone()));
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(
+        async {
+            sqlite(&store).await;
+            postgres(&store).await;
+        }
+        .instrument(tracing::info_span!("handler")),
+    );
+    // The instrumented side really recorded: each of its queries ran in a request of its own.
+    let requests = store.ids_of(provenance::Kind::Req).len();
+    assert!(
+        requests > 1000,
+        "ours recorded too little: {:?}",
+        store.stats()
+    );
+}
+
+async fn sqlite(store: &Store) {
+    let raw = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect("sqlite::memory:")
+        .await
+        .expect("sqlite");
+    sqlx::raw_sql(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); \
+         WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 1000) \
+         INSERT INTO items SELECT i, 'item ' || i FROM s;",
+    )
+    .execute(&raw)
+    .await
+    .expect("schema");
+    let ours = provenance_sqlx::SqlitePool::new(raw.clone(), store.clone());
+    for (name, sql) in [
+        ("sqlite_point_select", "SELECT name FROM items WHERE id = ?"),
+        (
+            "sqlite_point_select_key",
+            "SELECT id, name FROM items WHERE id = ?",
+        ),
+    ] {
+        let (raw, ours) = (&raw, &ours);
+        paired(
+            name,
+            500,
+            || async move {
+                let r = sqlx::query(sql).bind(7).fetch_one(raw).await.unwrap();
+                std::hint::black_box(r.get::<String, _>("name"));
+            },
+            || async move {
+                let r = sqlx::query(sql).bind(7).fetch_one(ours).await.unwrap();
+                std::hint::black_box(r.get::<String, _>("name"));
+            },
+        )
+        .await;
+    }
+}
+
+async fn postgres(store: &Store) {
+    let url = std::env::var("PROVENANCE_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let raw = match sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+    {
+        Ok(pool) => pool,
+        Err(e) => {
+            eprintln!("*** SKIPPED postgres_point_select: {url} unreachable: {e}");
+            return;
+        }
+    };
+    let table = format!("paired_items_{}", std::process::id());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE {table} (id BIGINT PRIMARY KEY, name TEXT); \
+         INSERT INTO {table} SELECT i, 'item ' || i FROM generate_series(1, 1000) i;"
+    )))
+    .execute(&raw)
+    .await
+    .expect("schema");
+    let ours = provenance_sqlx::PgPool::new(raw.clone(), store.clone());
+    let point = format!("SELECT name FROM {table} WHERE id = $1");
+    let (raw_ref, ours_ref, point) = (&raw, &ours, &point);
+    paired(
+        "postgres_point_select",
+        300,
+        || async move {
+            let r = sqlx::query(sqlx::AssertSqlSafe(point.clone()))
+                .bind(7i64)
+                .fetch_one(raw_ref)
+                .await
+                .unwrap();
+            std::hint::black_box(r.get::<String, _>(0));
+        },
+        || async move {
+            let r = sqlx::query(sqlx::AssertSqlSafe(point.clone()))
+                .bind(7i64)
+                .fetch_one(ours_ref)
+                .await
+                .unwrap();
+            std::hint::black_box(r.get::<String, _>(0));
+        },
+    )
+    .await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
+        .execute(&raw)
+        .await
+        .expect("drop");
+}
