@@ -2225,9 +2225,6 @@ struct Logged {
     last_seen: u64,
 }
 
-/// A logged request's ID. The IDs the tower layer makes (`req:` and a lowercase hyphenated
-/// UUID) are kept as their 16 bytes: the log then holds no pointer that its eviction, long
-/// after the request, would have to follow and free.
 /// How a request came to be recorded; see [`Store::record_generated_request`].
 #[derive(Clone, Copy)]
 enum Logging {
@@ -2237,6 +2234,9 @@ enum Logging {
     Generated(Option<u128>),
 }
 
+/// A logged request's ID. The IDs the tower layer makes (`req:` and a lowercase hyphenated
+/// UUID) are kept as their 16 bytes: the log then holds no pointer that its eviction, long
+/// after the request, would have to follow and free.
 enum LogId {
     Uuid(u128),
     Other(ArtifactId),
