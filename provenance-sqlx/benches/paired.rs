@@ -8,6 +8,8 @@
 //! message) when `PROVENANCE_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`)
 //! does not answer. It fails if the instrumented pool did not record what it ran.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use provenance::context::{Context, scope};
@@ -104,20 +106,7 @@ fn main() {
 }
 
 async fn sqlite(store: &Store) {
-    let raw = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect("sqlite::memory:")
-        .await
-        .expect("sqlite");
-    sqlx::raw_sql(
-        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); \
-         WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 1000) \
-         INSERT INTO items SELECT i, 'item ' || i FROM s;",
-    )
-    .execute(&raw)
-    .await
-    .expect("schema");
-    let ours = provenance_sqlx::SqlitePool::new(raw.clone(), store.clone());
+    let (raw, ours) = common::sqlite_pools(store).await;
     for (name, sql) in [
         ("sqlite_point_select", "SELECT name FROM items WHERE id = ?"),
         (
@@ -143,28 +132,10 @@ async fn sqlite(store: &Store) {
 }
 
 async fn postgres(store: &Store) {
-    let url = std::env::var("PROVENANCE_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let raw = match sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&url)
-        .await
-    {
-        Ok(pool) => pool,
-        Err(e) => {
-            eprintln!("*** SKIPPED postgres_point_select: {url} unreachable: {e}");
-            return;
-        }
+    let Some((raw, ours, table)) = common::postgres_pools(store, "postgres_point_select").await
+    else {
+        return;
     };
-    let table = format!("paired_items_{}", std::process::id());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE TABLE {table} (id BIGINT PRIMARY KEY, name TEXT); \
-         INSERT INTO {table} SELECT i, 'item ' || i FROM generate_series(1, 1000) i;"
-    )))
-    .execute(&raw)
-    .await
-    .expect("schema");
-    let ours = provenance_sqlx::PgPool::new(raw.clone(), store.clone());
     let point = format!("SELECT name FROM {table} WHERE id = $1");
     let (raw_ref, ours_ref, point) = (&raw, &ours, &point);
     paired(
@@ -188,8 +159,5 @@ async fn postgres(store: &Store) {
         },
     )
     .await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
-        .execute(&raw)
-        .await
-        .expect("drop");
+    common::drop_table(&raw, &table).await;
 }

@@ -14,6 +14,8 @@
 //! message) when `PROVENANCE_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`)
 //! does not answer.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -51,30 +53,12 @@ where
     )
 }
 
-async fn sqlite_pools(store: &Store) -> (sqlx::SqlitePool, provenance_sqlx::SqlitePool) {
-    let raw = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect("sqlite::memory:")
-        .await
-        .expect("sqlite");
-    sqlx::raw_sql(
-        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); \
-         WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 1000) \
-         INSERT INTO items SELECT i, 'item ' || i FROM s;",
-    )
-    .execute(&raw)
-    .await
-    .expect("schema");
-    let ours = provenance_sqlx::SqlitePool::new(raw.clone(), store.clone());
-    (raw, ours)
-}
-
 fn bench_sqlite(c: &mut Criterion) {
     let store = Store::new();
     let subscriber = tracing_subscriber::registry().with(SpanLayer::new(store.clone()));
     let _guard = tracing::subscriber::set_default(subscriber);
     let rt = runtime();
-    let (raw, ours) = rt.block_on(sqlite_pools(&store));
+    let (raw, ours) = rt.block_on(common::sqlite_pools(&store));
 
     let mut g = c.benchmark_group("sqlite_point_select");
     const POINT: &str = "SELECT name FROM items WHERE id = ?";
@@ -138,33 +122,15 @@ fn bench_sqlite(c: &mut Criterion) {
 }
 
 fn bench_postgres(c: &mut Criterion) {
-    let url = std::env::var("PROVENANCE_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let store = Store::new();
     let subscriber = tracing_subscriber::registry().with(SpanLayer::new(store.clone()));
     let _guard = tracing::subscriber::set_default(subscriber);
     let rt = runtime();
-    let raw = match rt.block_on(
-        sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&url),
-    ) {
-        Ok(pool) => pool,
-        Err(e) => {
-            eprintln!("*** SKIPPED postgres_point_select: {url} unreachable: {e}");
-            return;
-        }
+    let Some((raw, ours, table)) =
+        rt.block_on(common::postgres_pools(&store, "postgres_point_select"))
+    else {
+        return;
     };
-    let table = format!("bench_items_{}", std::process::id());
-    rt.block_on(
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "CREATE TABLE {table} (id BIGINT PRIMARY KEY, name TEXT); \
-             INSERT INTO {table} SELECT i, 'item ' || i FROM generate_series(1, 1000) i;"
-        )))
-        .execute(&raw),
-    )
-    .expect("schema");
-    let ours = provenance_sqlx::PgPool::new(raw.clone(), store.clone());
     let point = format!("SELECT name FROM {table} WHERE id = $1");
 
     let mut g = c.benchmark_group("postgres_point_select");
@@ -193,8 +159,7 @@ fn bench_postgres(c: &mut Criterion) {
         })
     });
     g.finish();
-    rt.block_on(sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TABLE {table}"))).execute(&raw))
-        .expect("drop");
+    rt.block_on(common::drop_table(&raw, &table));
 }
 
 criterion_group! {
