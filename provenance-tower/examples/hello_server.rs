@@ -62,7 +62,8 @@ async fn serve() {
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
         }
-        _ => {}
+        "bare" => {}
+        other => panic!("unknown mode {other:?}: bare, identity, mapped, header, layer or pair"),
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await

@@ -6,23 +6,39 @@
 #
 #   bash provenance-tower/scripts/tcp_ratio.sh [rounds] [seconds per run] [other mode]
 #
-# `other mode` is `layer` (default), `pair` (tower-http's request-id pair) or `identity` (a
-# layer that does nothing, through `Router::layer`). `WORKERS=1` serves on one thread. Needs `wrk`
-# (`apt-get install wrk`).
+# `other mode` is `layer` (default), `pair` (tower-http's request-id pair), `identity` (a
+# layer that does nothing, through `Router::layer`), `mapped` (`axum::middleware::map_response`
+# doing nothing) or `header` (the same, adding a fixed 36-byte `x-request-id`). `WORKERS=1`
+# serves on one thread. Ports 3101 and 3102 must be free. Needs `wrk` (`apt-get install wrk`).
 set -euo pipefail
 rounds=${1:-21}
 secs=${2:-2}
 other=${3:-layer}
 cd "$(dirname "$0")/../.."
+for port in 3101 3102; do
+    if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+        echo "port $port already answers: stop what runs there first" >&2
+        exit 1
+    fi
+done
 cargo build --release -q -p provenance-tower --example hello_server
-bin=target/release/examples/hello_server
+bin=${CARGO_TARGET_DIR:-target}/release/examples/hello_server
 "$bin" bare 3101 >/dev/null 2>&1 &
 bare_pid=$!
 "$bin" "$other" 3102 >/dev/null 2>&1 &
 other_pid=$!
 trap 'kill -INT $bare_pid $other_pid 2>/dev/null || true' EXIT
-for port in 3101 3102; do
-    until curl -fs "http://127.0.0.1:$port/" >/dev/null; do sleep 0.1; done
+# Each server must be ours and up within 10 s.
+for server in "3101 $bare_pid" "3102 $other_pid"; do
+    read -r port pid <<<"$server"
+    for ((tries = 0; ; tries++)); do
+        curl -fs -o /dev/null "http://127.0.0.1:$port/" && break
+        if ! kill -0 "$pid" 2>/dev/null || ((tries >= 100)); then
+            echo "the server for port $port did not start (run $bin $other $port to see why)" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
 done
 rps() { wrk -t1 -c16 -d"${secs}s" "http://127.0.0.1:$1/" | awk '/Requests\/sec/ {print $2}'; }
 # Warm up both.

@@ -154,6 +154,17 @@ mod tests {
             assert!(RequestId::parse(id.as_str().as_bytes()).is_some());
             assert_eq!(id.artifact_id().as_str(), format!("req:{id}"));
         }
+        // The UUID handed to the store is the one in the text, with the time it was made.
+        let before = crate::unix_millis(std::time::SystemTime::now());
+        let (id, made) = RequestId::generate_at(before);
+        let uuid = uuid::Uuid::parse_str(id.as_str()).unwrap();
+        assert_eq!(uuid.as_u128(), made);
+        assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122);
+        let (secs, nanos) = uuid.get_timestamp().unwrap().to_unix();
+        assert_eq!(secs * 1000 + u64::from(nanos) / 1_000_000, before);
+        // Past 48 bits of milliseconds the time wraps, as the uuid crate's builder does.
+        let (_, made) = RequestId::generate_at(u64::MAX);
+        assert_eq!(made >> 80, 0xFFFF_FFFF_FFFF);
         // Time-ordered at millisecond granularity.
         let first = &ids[0].as_str()[..13];
         let last = &ids[ids.len() - 1].as_str()[..13];
