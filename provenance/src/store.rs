@@ -2254,7 +2254,7 @@ impl LogId {
         }
     }
 
-    /// The UUID of `req:<uuid>`, if that is exactly how [`LogId::render`] writes it.
+    /// The UUID of `req:<uuid>`, if that is exactly how [`LogId::to_id`] writes it back.
     fn uuid(id: &str) -> Option<u128> {
         /// A lowercase hex digit's value, else 0xFF.
         const DIGIT: [u8; 256] = {
@@ -2285,7 +2285,8 @@ impl LogId {
         (bad < 16).then_some(u128::from(high) << 64 | u128::from(low))
     }
 
-    /// `req:` and the UUID, lowercase and hyphenated.
+    /// `req:` and the UUID, lowercase and hyphenated (the text [`LogId::to_id`] gives).
+    #[cfg(test)]
     fn render(uuid: u128, out: &mut [u8; 40]) -> &str {
         crate::id::uuid_request_text(uuid, out)
     }
@@ -2293,9 +2294,10 @@ impl LogId {
     /// [`LogId::new`] for an ID said to be made from `uuid`: checked by writing it (cheaper
     /// than reading it), and taken as any other ID if it is not.
     fn with_uuid(id: &ArtifactId, uuid: u128) -> LogId {
-        match crate::id::uuid_request_bytes(uuid) == id.as_str().as_bytes() {
-            true => LogId::Uuid(uuid),
-            false => LogId::new(id),
+        if crate::id::uuid_request_bytes(uuid) == id.as_str().as_bytes() {
+            LogId::Uuid(uuid)
+        } else {
+            LogId::new(id)
         }
     }
 
@@ -2308,7 +2310,7 @@ impl LogId {
 
     fn to_id(&self) -> ArtifactId {
         match self {
-            LogId::Uuid(uuid) => ArtifactId::from_trusted(Self::render(*uuid, &mut [0; 40])),
+            LogId::Uuid(uuid) => crate::id::request_id_from_uuid(*uuid),
             LogId::Other(id) => id.clone(),
         }
     }
