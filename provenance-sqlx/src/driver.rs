@@ -54,6 +54,18 @@ pub enum KeyPart {
     Text(String),
 }
 
+impl KeyPart {
+    /// The key as an `i64`, if it is an integer that fits: formatted, the same text as
+    /// its [`Display`](fmt::Display).
+    pub(crate) fn as_i64(&self) -> Option<i64> {
+        match self {
+            KeyPart::Int(n) => Some(*n),
+            KeyPart::UInt(n) => i64::try_from(*n).ok(),
+            KeyPart::Text(_) => None,
+        }
+    }
+}
+
 impl fmt::Display for KeyPart {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -1,6 +1,7 @@
 //! Turning one executed query into lineage: the analysis cache, the primary-key cache, and the
 //! observation that follows a query from its call to its last row.
 
+use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -40,7 +41,8 @@ pub(crate) const DERIVED_FAN_IN: usize = 16;
 /// this many); see [`crate::Pool::records_per_query`].
 pub(crate) const RECORDS_PER_QUERY: usize = 1000;
 /// A query's records are queued to be linked to its actor, request and table this many at a
-/// time (one [`Store::relate_many_later`] each), and the rest when the query ends.
+/// time (one [`Store::relate_records_later`] or [`Store::relate_many_later`] each), and the
+/// rest when the query ends.
 pub(crate) const ROW_BATCH: usize = 64;
 /// Produced edges a transaction holds back until it commits.
 pub(crate) const PENDING_PER_TRANSACTION: usize = 10_000;
@@ -138,11 +140,84 @@ struct AnalysisShard {
 /// The records a unit of work read most recently, the sources of what it writes next.
 #[derive(Debug, Default)]
 struct RecentReads {
-    /// The last [`DERIVED_FAN_IN`] records, oldest first, with their hashes (compared
-    /// before the IDs: a unit reading many records checks each against all of these).
-    records: std::collections::VecDeque<(u64, ArtifactId)>,
+    /// The last [`DERIVED_FAN_IN`] records, oldest first.
+    records: VecDeque<Read>,
+    /// Their hashes, in the same order, apart: a unit reading many records checks each
+    /// against all of these before comparing any record.
+    hashes: VecDeque<u64>,
     /// Records read before those, no longer kept.
     older: u64,
+}
+
+impl RecentReads {
+    /// Remembers a record read, whose hash is `hash`. Row by row, as rows arrive: a write
+    /// made while a read streams derives from what was read.
+    fn note(&mut self, hash: u64, rec: ReadRef<'_>) {
+        let (a, b) = self.hashes.as_slices();
+        if (a.contains(&hash) || b.contains(&hash))
+            && (self.hashes.iter())
+                .zip(&self.records)
+                .any(|(h, r)| *h == hash && rec.is(r))
+        {
+            return;
+        }
+        if self.records.len() == DERIVED_FAN_IN {
+            self.records.pop_front();
+            self.hashes.pop_front();
+            self.older += 1;
+        }
+        self.records.push_back(rec.to_owned());
+        self.hashes.push_back(hash);
+    }
+
+    /// The records kept, oldest first, as IDs.
+    fn ids(&self) -> Vec<ArtifactId> {
+        self.records.iter().filter_map(Read::id).collect()
+    }
+}
+
+/// One unit of work's [`RecentReads`], shared by the queries that note them.
+type UnitReads = Arc<Mutex<RecentReads>>;
+
+/// A record read, as it came: a single integer key stays a number (with its table's `tbl:`
+/// ID) until the unit of work writes and its `rec:` ID is needed.
+#[derive(Debug, Clone, PartialEq)]
+enum Read {
+    Id(ArtifactId),
+    Key(ArtifactId, i64),
+}
+
+impl Read {
+    fn id(&self) -> Option<ArtifactId> {
+        match self {
+            Read::Id(id) => Some(id.clone()),
+            Read::Key(tbl, key) => provenance::record_id_in(tbl, [*key]).ok(),
+        }
+    }
+}
+
+/// A [`Read`] borrowed from the row being recorded, made owned only when it is kept.
+#[derive(Clone, Copy)]
+enum ReadRef<'a> {
+    Id(&'a ArtifactId),
+    Key(&'a ArtifactId, i64),
+}
+
+impl ReadRef<'_> {
+    fn is(self, read: &Read) -> bool {
+        match (self, read) {
+            (ReadRef::Id(a), Read::Id(b)) => a == b,
+            (ReadRef::Key(t, k), Read::Key(u, l)) => k == *l && t == u,
+            _ => false,
+        }
+    }
+
+    fn to_owned(self) -> Read {
+        match self {
+            ReadRef::Id(id) => Read::Id(id.clone()),
+            ReadRef::Key(tbl, key) => Read::Key(tbl.clone(), key),
+        }
+    }
 }
 
 /// Units of work whose recent reads are kept (per pool); past this, the table is cleared (a
@@ -161,7 +236,8 @@ pub(crate) struct Recorder {
     keys_epoch: AtomicU64,
     /// Per request or job (by its ID's hash): what it read last. Kept here rather than read
     /// back from the graph, whose neighbour list of a long job grows with every record.
-    recent: Box<[Mutex<HashMap<u64, RecentReads>>]>,
+    /// A query holds its unit's entry while it runs, so that each row locks only that.
+    recent: Box<[Mutex<HashMap<u64, UnitReads>>]>,
     pub(crate) records_per_query: AtomicUsize,
 }
 
@@ -276,29 +352,22 @@ impl Recorder {
     }
 
     /// The recent reads of the unit of work whose ID hashes to `unit`.
-    fn recent(&self, unit: u64) -> parking_lot::MutexGuard<'_, HashMap<u64, RecentReads>> {
+    fn recent(
+        &self,
+        unit: u64,
+    ) -> parking_lot::MutexGuard<'_, HashMap<u64, Arc<Mutex<RecentReads>>>> {
         self.recent[(unit >> 32) as usize % CACHE_SHARDS].lock()
     }
 
-    /// Remembers that the unit of work `unit` (a request's or job's ID hash) read `rec`. Row
-    /// by row, as rows arrive: a write made while a read streams derives from what was read.
-    fn note_read(&self, unit: u64, rec: &ArtifactId) {
-        // Compared by hash before by ID: a unit reading many records checks each against all
-        // of the recent ones.
-        let hash = self.hasher.hash_one(rec.as_str());
+    /// The recent reads of the unit of work `unit` (a request's or job's ID hash), to note
+    /// what it reads. A query keeps them while it runs; if the table is cleared meanwhile
+    /// (more units at once than it keeps), its notes go with the rest, as they did before.
+    fn reads_for(&self, unit: u64) -> UnitReads {
         let mut map = self.recent(unit);
         if map.len() >= RECENT_UNITS / CACHE_SHARDS && !map.contains_key(&unit) {
             map.clear();
         }
-        let recent = map.entry(unit).or_default();
-        if recent.records.iter().any(|(h, r)| *h == hash && r == rec) {
-            return;
-        }
-        if recent.records.len() == DERIVED_FAN_IN {
-            recent.records.pop_front();
-            recent.older += 1;
-        }
-        recent.records.push_back((hash, rec.clone()));
+        map.entry(unit).or_default().clone()
     }
 
     /// What `unit` read most recently, and how many reads before those are not kept.
@@ -306,10 +375,8 @@ impl Recorder {
         self.recent(unit)
             .get(&unit)
             .map(|r| {
-                (
-                    r.records.iter().map(|(_, id)| id.clone()).collect(),
-                    r.older,
-                )
+                let r = r.lock();
+                (r.ids(), r.older)
             })
             .unwrap_or_default()
     }
@@ -372,8 +439,30 @@ impl Actor {
     }
 }
 
-/// A result table's `tbl:` ID, its name, and where its key columns are in each row.
-type KeyColumns = (ArtifactId, TableName, SmallVec<[(usize, Box<str>); 2]>);
+/// A result table, and where its key columns are in each row.
+#[derive(Debug)]
+struct KeyColumns {
+    /// Its `tbl:` ID.
+    tbl: ArtifactId,
+    /// The hash of `tbl`, from which a record's hash is made by its integer key.
+    hash: u64,
+    /// The index of each key column in the row, and its name.
+    columns: SmallVec<[(usize, Box<str>); 2]>,
+}
+
+impl KeyColumns {
+    fn hash_of(&self, key: i64) -> u64 {
+        self.hash ^ (key as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+}
+
+/// The records of one result table not queued yet: single integer keys as numbers, other
+/// keys as IDs.
+#[derive(Debug, Default)]
+struct Batch {
+    keys: Vec<i64>,
+    ids: Vec<ArtifactId>,
+}
 
 /// Edges held back inside a transaction until it commits.
 pub(crate) type Pending = Arc<Mutex<PendingEdges>>;
@@ -404,9 +493,11 @@ pub(crate) struct Observation<DB: Driver> {
     results: u64,
     produced: SmallVec<[ArtifactId; 4]>,
     /// Per result table (as in `layout`): records seen whose edges are not recorded yet.
-    batches: SmallVec<[Vec<ArtifactId>; 1]>,
+    batches: SmallVec<[Batch; 1]>,
     /// The hash of the unit of work's ID, computed once per query when first needed.
     unit_hash: Option<u64>,
+    /// The unit of work's recent reads, looked up once per query when first needed.
+    recent: Option<UnitReads>,
     failed: bool,
     done: bool,
     _db: std::marker::PhantomData<fn() -> DB>,
@@ -431,6 +522,7 @@ impl<DB: Driver> Observation<DB> {
             produced: SmallVec::new(),
             batches: SmallVec::new(),
             unit_hash: None,
+            recent: None,
             failed: false,
             done: false,
             _db: std::marker::PhantomData,
@@ -478,18 +570,35 @@ impl<DB: Driver> Observation<DB> {
         }
         let relation = row_relation(rows.effect());
         let layout = self.layout.clone().unwrap_or_default();
-        for (k, (tbl, _, columns)) in layout.iter().enumerate() {
-            let parts: Option<SmallVec<[KeyPart; 2]>> =
-                columns.iter().map(|(i, _)| DB::key_part(row, *i)).collect();
+        for (k, cols) in layout.iter().enumerate() {
+            let parts: Option<SmallVec<[KeyPart; 2]>> = match &cols.columns[..] {
+                [(i, _)] => DB::key_part(row, *i).map(|part| smallvec::smallvec![part]),
+                columns => columns.iter().map(|(i, _)| DB::key_part(row, *i)).collect(),
+            };
             let Some(parts) = parts else { continue };
-            let Ok(rec) = provenance::record_id_in(tbl, parts) else {
+            // A record read by a single integer key is queued as its number: its ID is built
+            // only when the store links it, or when this unit of work writes.
+            if relation == Relation::Read
+                && let [part] = &parts[..]
+                && let Some(key) = part.as_i64()
+            {
+                self.records += 1;
+                let batch = self.batch(k);
+                batch.keys.push(key);
+                if batch.keys.len() >= ROW_BATCH {
+                    self.flush_rows();
+                }
+                self.note_read(cols.hash_of(key), ReadRef::Key(&cols.tbl, key));
+                continue;
+            }
+            let Ok(rec) = provenance::record_id_in(&cols.tbl, parts) else {
                 continue;
             };
             self.records += 1;
             let written = relation == Relation::Produced;
             if written && self.pending.is_some() {
                 let activity = self.actor.activity.as_ref();
-                let edges = [self.actor.who.as_ref(), activity, Some(tbl)]
+                let edges = [self.actor.who.as_ref(), activity, Some(&cols.tbl)]
                     .into_iter()
                     .zip([relation, relation, Relation::Contains])
                     .filter_map(|(from, r)| Some((from?, r, &rec)));
@@ -499,27 +608,45 @@ impl<DB: Driver> Observation<DB> {
             } else {
                 // Recorded in batches: the function, the request and the table each link to
                 // a batch's records in one store call.
-                if self.batches.len() <= k {
-                    self.batches.resize_with(k + 1, Vec::new);
-                }
-                self.batches[k].push(rec.clone());
-                if self.batches[k].len() >= ROW_BATCH {
+                let batch = self.batch(k);
+                batch.ids.push(rec.clone());
+                if batch.ids.len() >= ROW_BATCH {
                     self.flush_rows();
                 }
             }
             if relation == Relation::Produced && self.produced.len() < DERIVED_FAN_IN {
                 self.produced.push(rec);
-            } else if relation == Relation::Read
-                && let Some(unit) = self.unit_hash()
-            {
-                self.recorder.note_read(unit, &rec);
+            } else if relation == Relation::Read {
+                let hash = self.recorder.hasher.hash_one(rec.as_str());
+                self.note_read(hash, ReadRef::Id(&rec));
             }
         }
     }
 
+    /// Notes a record read among the unit of work's recent reads (see [`RecentReads::note`]).
+    fn note_read(&mut self, hash: u64, rec: ReadRef<'_>) {
+        let Some(unit) = self.unit_hash() else {
+            return;
+        };
+        let recent = (self.recent).get_or_insert_with(|| self.recorder.reads_for(unit));
+        recent.lock().note(hash, rec);
+    }
+
+    /// The records of result table `k` not queued yet.
+    fn batch(&mut self, k: usize) -> &mut Batch {
+        if self.batches.len() <= k {
+            self.batches.resize_with(k + 1, Batch::default);
+        }
+        &mut self.batches[k]
+    }
+
     /// Records the edges of the batched records: actor, activity and table to each.
     fn flush_rows(&mut self) {
-        if self.batches.iter().all(Vec::is_empty) {
+        if self
+            .batches
+            .iter()
+            .all(|b| b.keys.is_empty() && b.ids.is_empty())
+        {
             return;
         }
         let Some(rows) = self.entry.analysis.as_ref().and_then(Analysis::rows) else {
@@ -529,24 +656,26 @@ impl<DB: Driver> Observation<DB> {
         let (Some(who), Some(layout)) = (self.actor.who.as_ref(), self.layout.as_ref()) else {
             return;
         };
-        for (recs, (tbl, _, _)) in self.batches.iter_mut().zip(layout.iter()) {
-            if recs.is_empty() {
-                continue;
-            }
+        for (batch, cols) in self.batches.iter_mut().zip(layout.iter()) {
             let mut froms: SmallVec<[(&ArtifactId, Relation); 3]> = SmallVec::new();
             froms.push((who, relation));
             if let Some(activity) = &self.actor.activity {
                 froms.push((activity, relation));
             }
-            froms.push((tbl, Relation::Contains));
+            froms.push((&cols.tbl, Relation::Contains));
             // Queued, not linked: the store links them when it is next read.
-            // A full batch means more rows may follow: the next one starts at full size.
-            let batch = if recs.len() >= ROW_BATCH {
-                std::mem::replace(recs, Vec::with_capacity(ROW_BATCH))
-            } else {
-                std::mem::take(recs)
-            };
-            self.recorder.store.relate_many_later(&froms, batch);
+            if !batch.keys.is_empty() {
+                // The table is a valid `tbl:` ID; only one too long for record IDs fails.
+                let keys = take_batch(&mut batch.keys);
+                let _ = self
+                    .recorder
+                    .store
+                    .relate_records_later(&froms, &cols.tbl, keys);
+            }
+            if !batch.ids.is_empty() {
+                let ids = take_batch(&mut batch.ids);
+                self.recorder.store.relate_many_later(&froms, ids);
+            }
         }
     }
 
@@ -581,7 +710,11 @@ impl<DB: Driver> Observation<DB> {
             if indexes.len() == key.len()
                 && let Some(tbl) = table_artifact(table)
             {
-                out.push((tbl, table.clone(), indexes));
+                out.push(KeyColumns {
+                    hash: self.recorder.hasher.hash_one(tbl.as_str()),
+                    tbl,
+                    columns: indexes,
+                });
             }
         }
         let layout: Arc<[KeyColumns]> = out.into();
@@ -744,6 +877,16 @@ impl<DB: Driver> Drop for Observation<DB> {
     }
 }
 
+/// Takes a batch of records out to be queued. A full batch means more rows may follow: the
+/// next one starts at full size.
+fn take_batch<T>(batch: &mut Vec<T>) -> Vec<T> {
+    if batch.len() >= ROW_BATCH {
+        std::mem::replace(batch, Vec::with_capacity(ROW_BATCH))
+    } else {
+        std::mem::take(batch)
+    }
+}
+
 /// The relation from a query's actor to the records in its rows.
 fn row_relation(effect: Effect) -> Relation {
     match effect {
@@ -755,8 +898,10 @@ fn row_relation(effect: Effect) -> Relation {
 /// Whether `row` has the key columns of `layout` where it says.
 fn same_columns<R: Row>(layout: &[KeyColumns], row: &R) -> bool {
     let columns = row.columns();
-    layout.iter().all(|(_, _, keys)| {
-        keys.iter()
+    layout.iter().all(|table| {
+        table
+            .columns
+            .iter()
             .all(|(i, name)| columns.get(*i).is_some_and(|c| c.name() == &**name))
     })
 }

@@ -573,9 +573,58 @@ struct DeferredBatch {
     /// Per from: the node an event (a request, a job) was when the batch was queued. If it
     /// is evicted before the batch is linked, its edges go with it, as they would have.
     alive: SmallVec<[Option<NodeRef>; 3]>,
-    tos: VecDeque<ArtifactId>,
+    tos: Targets,
     /// When it was queued: the time its new artifacts were first seen.
     at: u64,
+}
+
+/// What a record ID adds to its table's ID for the longest `i64` key: `rec:<name>:<key>`
+/// against `tbl:<name>`, one colon and 20 characters.
+const LONGEST_KEY: usize = 21;
+
+/// What a queued batch links to.
+enum Targets {
+    /// Artifacts, as given to [`Store::relate_many_later`].
+    Ids(VecDeque<ArtifactId>),
+    /// Records of one table by integer key, as given to [`Store::relate_records_later`]:
+    /// their IDs are built when they are linked.
+    Keys {
+        table: ArtifactId,
+        keys: VecDeque<i64>,
+    },
+}
+
+impl Targets {
+    fn len(&self) -> usize {
+        match self {
+            Targets::Ids(ids) => ids.len(),
+            Targets::Keys { keys, .. } => keys.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops the first `n` (the oldest).
+    fn drop_front(&mut self, n: usize) {
+        match self {
+            Targets::Ids(ids) => drop(ids.drain(..n)),
+            Targets::Keys { keys, .. } => drop(keys.drain(..n)),
+        }
+    }
+
+    /// The artifacts to link. A key always makes a valid ID: its table was checked with the
+    /// longest number when it was queued.
+    fn into_ids(self) -> Vec<ArtifactId> {
+        match self {
+            Targets::Ids(ids) => Vec::from(ids),
+            Targets::Keys { table, keys } => keys
+                .into_iter()
+                .filter_map(|k| crate::record_id_in(&table, [k]).ok())
+                .collect(),
+        }
+    }
 }
 
 // One shard per cache-line pair, so that two threads locking neighbouring shards do not
@@ -796,9 +845,52 @@ impl Store {
         if !structural.is_empty() {
             let _ = self.relate_many(froms, &structural);
         }
-        if tos.is_empty() {
-            return;
+        if !tos.is_empty() {
+            self.queue(froms, Targets::Ids(VecDeque::from(tos)));
         }
+    }
+
+    /// [`Store::relate_many_later`] for records of `table` (a `tbl:` ID) with integer keys:
+    /// `rec:<table>:<key>` for each of `keys`, as [`crate::record_id_in`] makes them. Only
+    /// the numbers are queued; the IDs are built when a read links them, so a row of a
+    /// query result costs eight bytes of queue until then.
+    ///
+    /// Fails, queueing nothing, if `table` is not a `tbl:` ID or its name is too long for
+    /// its records' IDs.
+    ///
+    /// ```
+    /// use provenance::{Relation, Store};
+    ///
+    /// let store = Store::new();
+    /// let f = provenance::function_id("shop::orders", "list")?;
+    /// let tbl = provenance::table_id("orders")?;
+    /// store.relate_records_later(&[(&f, Relation::Read), (&tbl, Relation::Contains)], &tbl, vec![1, 2, 3])?;
+    /// // Linked by the first read.
+    /// assert_eq!(store.related(f.as_str()).len(), 3);
+    /// assert_eq!(store.related("rec:orders:2").len(), 2);
+    /// # Ok::<(), provenance::Error>(())
+    /// ```
+    pub fn relate_records_later(
+        &self,
+        froms: &[(&ArtifactId, Relation)],
+        table: &ArtifactId,
+        keys: Vec<i64>,
+    ) -> Result<(), Error> {
+        // Room for the longest key, so that every ID the queue will build is valid. (Only
+        // to make the error is one built here.)
+        if table.kind() != Kind::Tbl || table.as_str().len() + LONGEST_KEY > crate::id::MAX_LEN {
+            crate::record_id_in(table, [i64::MIN])?;
+        }
+        if !froms.is_empty() && !keys.is_empty() {
+            let keys = VecDeque::from(keys);
+            let table = table.clone();
+            self.queue(froms, Targets::Keys { table, keys });
+        }
+        Ok(())
+    }
+
+    /// Queues `tos` (events all) to be linked from `froms` by the next read.
+    fn queue(&self, froms: &[(&ArtifactId, Relation)], mut tos: Targets) {
         let capacity = self.inner.config.event_capacity;
         // A request or job is made a node now (if it is not one), as linking now would: the
         // batch then links to that node, or to nothing once it is evicted. A from the store
@@ -819,7 +911,6 @@ impl Store {
         if kept.is_empty() {
             return;
         }
-        let mut tos = VecDeque::from(tos);
         let mut d = self.inner.deferred.lock();
         // Never more than the capacity queued: the oldest targets go first, this call's own
         // last (when it alone is larger than the capacity).
@@ -836,7 +927,7 @@ impl Store {
                 None => &mut tos,
             };
             let n = left.min(front.len());
-            front.drain(..n);
+            front.drop_front(n);
             left -= n;
             if batches.front().is_some_and(|b| b.tos.is_empty()) {
                 batches.pop_front();
@@ -880,7 +971,8 @@ impl Store {
         for batch in batches {
             let froms: SmallVec<[(&ArtifactId, Relation); 3]> =
                 batch.froms.iter().map(|(f, r)| (f, *r)).collect();
-            let tos = Vec::from(batch.tos);
+            let queued = batch.tos.len();
+            let tos = batch.tos.into_ids();
             let mut due = Settlement::default();
             let mut late = Late {
                 alive: &batch.alive,
@@ -891,9 +983,7 @@ impl Store {
             if late.aged > 0 {
                 self.inner.deferred.lock().unlinked += late.aged as u64;
             }
-            self.inner
-                .deferred_tos
-                .fetch_sub(tos.len(), Ordering::Release);
+            self.inner.deferred_tos.fetch_sub(queued, Ordering::Release);
         }
     }
 

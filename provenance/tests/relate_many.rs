@@ -540,3 +540,92 @@ fn mixed_writers_and_readers_keep_the_graph_consistent() {
         assert_eq!(stats.events(), held as u64, "round {round}: {stats:?}");
     }
 }
+
+#[test]
+fn queued_keys_read_back_as_the_same_records_queued_as_ids() {
+    let (keys, ids) = (Store::new(), Store::new());
+    let f = function_id("shop::orders", "list").unwrap();
+    let tbl = table_id("orders").unwrap();
+    for batch in 0..4i64 {
+        let req = provenance::request_id(&format!("r{batch}")).unwrap();
+        let froms = [
+            (&f, Relation::Read),
+            (&req, Relation::Read),
+            (&tbl, Relation::Contains),
+        ];
+        let numbers: Vec<i64> = (-5..25).map(|i| batch * 20 + i).collect();
+        let recs = numbers
+            .iter()
+            .map(|n| record_id("orders", n).unwrap())
+            .collect();
+        keys.relate_records_later(&froms, &tbl, numbers).unwrap();
+        ids.relate_many_later(&froms, recs);
+    }
+    assert_eq!(keys.stats(), ids.stats());
+    for i in -5..85i64 {
+        let rec = record_id("orders", i).unwrap();
+        assert!(keys.lookup(rec.as_str()).is_some(), "{rec}");
+        assert_eq!(neighbours(&keys, &rec), neighbours(&ids, &rec), "{rec}");
+    }
+    assert_eq!(keys.related(f.as_str()).len(), 90);
+}
+
+#[test]
+fn queued_keys_and_ids_share_one_bounded_queue() {
+    let capacity = 100;
+    let store = Store::with_config(Config::new().event_capacity(capacity).shards(4));
+    let f = function_id("shop::orders", "list").unwrap();
+    let tbl = table_id("orders").unwrap();
+    let froms = [(&f, Relation::Read), (&tbl, Relation::Contains)];
+    for batch in 0..20i64 {
+        if batch % 2 == 0 {
+            let keys = (0..25).map(|i| batch * 25 + i).collect();
+            store.relate_records_later(&froms, &tbl, keys).unwrap();
+        } else {
+            let recs = (0..25)
+                .map(|i| record_id("orders", batch * 25 + i).unwrap())
+                .collect();
+            store.relate_many_later(&froms, recs);
+        }
+    }
+    let stats = store.stats();
+    assert_eq!(stats.unlinked, 20 * 25 - capacity as u64, "{stats:?}");
+    // The newest four batches, two of each kind, are what is left.
+    let mut kept: Vec<i64> = store
+        .ids_of(Kind::Rec)
+        .iter()
+        .map(|id| id.as_str()["rec:orders:".len()..].parse().unwrap())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, (16 * 25..20 * 25).collect::<Vec<i64>>());
+}
+
+#[test]
+fn keys_of_what_is_not_a_table_queue_nothing() {
+    let store = Store::new();
+    let f = function_id("shop::orders", "list").unwrap();
+    let long = table_id(&"t".repeat(provenance::id::MAX_LEN - 10)).unwrap();
+    assert!(
+        store
+            .relate_records_later(&[(&f, Relation::Read)], &f, vec![1])
+            .is_err()
+    );
+    assert!(
+        store
+            .relate_records_later(&[(&f, Relation::Read)], &long, vec![1])
+            .is_err()
+    );
+    assert!(store.related(f.as_str()).is_empty());
+    assert_eq!(store.stats().unlinked, 0);
+    // The longest table whose every key still makes an ID.
+    let name = "t".repeat(provenance::id::MAX_LEN - "rec::-9223372036854775808".len());
+    let longest = table_id(&name).unwrap();
+    store
+        .relate_records_later(&[(&f, Relation::Read)], &longest, vec![i64::MIN, 7])
+        .unwrap();
+    let mut read = store.related(f.as_str());
+    read.sort();
+    let expected = [i64::MIN, 7].map(|k| record_id(&name, k).unwrap());
+    assert_eq!(read, expected);
+    assert_eq!(read[0].as_str().len(), provenance::id::MAX_LEN);
+}
