@@ -61,9 +61,24 @@ impl KeyPart {
         match self {
             KeyPart::Int(n) => Some(*n),
             KeyPart::UInt(n) => i64::try_from(*n).ok(),
-            KeyPart::Text(_) => None,
+            // Text that is a number written the one way `i64` is: the same record ID (a
+            // column without a type, on SQLite, can hold both 16 and '16').
+            KeyPart::Text(s) => s
+                .parse::<i64>()
+                .ok()
+                .filter(|n| canonical(*n, s.as_bytes())),
         }
     }
+}
+
+/// Whether `text` (which parsed as `n`) is `n` as `i64`'s `Display` writes it: no sign but
+/// `-`, no leading zero, no `-0`.
+fn canonical(n: i64, text: &[u8]) -> bool {
+    let (negative, digits) = match text.strip_prefix(b"-") {
+        Some(digits) => (true, digits),
+        None => (false, text),
+    };
+    negative == (n < 0) && matches!(digits, [b'1'..=b'9', ..] | [b'0'])
 }
 
 impl fmt::Display for KeyPart {
@@ -242,5 +257,35 @@ mod sqlite {
             .ok()
             .flatten()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyPart;
+
+    #[test]
+    fn text_keys_are_numbers_only_when_written_as_numbers_are() {
+        let text = |s: &str| KeyPart::Text(s.to_owned()).as_i64();
+        for n in [0, 7, 16, -16, i64::MAX, i64::MIN] {
+            assert_eq!(text(&n.to_string()), Some(n));
+            assert_eq!(KeyPart::Int(n).to_string(), n.to_string());
+        }
+        for s in [
+            "+16",
+            "016",
+            "-0",
+            "-016",
+            "00",
+            "",
+            "-",
+            "1e3",
+            " 1",
+            "9223372036854775808",
+        ] {
+            assert_eq!(text(s), None, "{s:?}");
+        }
+        assert_eq!(KeyPart::UInt(u64::MAX).as_i64(), None);
+        assert_eq!(KeyPart::UInt(5).as_i64(), Some(5));
     }
 }

@@ -360,12 +360,17 @@ impl Recorder {
     }
 
     /// The recent reads of the unit of work `unit` (a request's or job's ID hash), to note
-    /// what it reads. A query keeps them while it runs; if the table is cleared meanwhile
-    /// (more units at once than it keeps), its notes go with the rest, as they did before.
+    /// what it reads. A query holds them while it runs, and they stay in the table while it
+    /// does (unless more units than the table keeps are noting reads at once).
     fn reads_for(&self, unit: u64) -> UnitReads {
         let mut map = self.recent(unit);
         if map.len() >= RECENT_UNITS / CACHE_SHARDS && !map.contains_key(&unit) {
-            map.clear();
+            // Units a query is noting reads for right now are kept: their next write is
+            // what these are for. (Past the bound even with them, all go.)
+            map.retain(|_, reads| Arc::strong_count(reads) > 1);
+            if map.len() >= RECENT_UNITS / CACHE_SHARDS {
+                map.clear();
+            }
         }
         map.entry(unit).or_default().clone()
     }
@@ -446,6 +451,9 @@ struct KeyColumns {
     tbl: ArtifactId,
     /// The hash of `tbl`, from which a record's hash is made by its integer key.
     hash: u64,
+    /// Every integer key of this table makes a record ID (the name is not too long for the
+    /// longest), so integer keys can be queued as numbers.
+    numeric: bool,
     /// The index of each key column in the row, and its name.
     columns: SmallVec<[(usize, Box<str>); 2]>,
 }
@@ -579,6 +587,7 @@ impl<DB: Driver> Observation<DB> {
             // A record read by a single integer key is queued as its number: its ID is built
             // only when the store links it, or when this unit of work writes.
             if relation == Relation::Read
+                && cols.numeric
                 && let [part] = &parts[..]
                 && let Some(key) = part.as_i64()
             {
@@ -665,7 +674,7 @@ impl<DB: Driver> Observation<DB> {
             froms.push((&cols.tbl, Relation::Contains));
             // Queued, not linked: the store links them when it is next read.
             if !batch.keys.is_empty() {
-                // The table is a valid `tbl:` ID; only one too long for record IDs fails.
+                // Cannot fail: the table makes a record ID with any key (`numeric`).
                 let keys = take_batch(&mut batch.keys);
                 let _ = self
                     .recorder
@@ -712,6 +721,7 @@ impl<DB: Driver> Observation<DB> {
             {
                 out.push(KeyColumns {
                     hash: self.recorder.hasher.hash_one(tbl.as_str()),
+                    numeric: provenance::record_id_in(&tbl, [i64::MIN]).is_ok(),
                     tbl,
                     columns: indexes,
                 });

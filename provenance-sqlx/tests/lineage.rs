@@ -1032,3 +1032,135 @@ async fn a_join_keeps_the_most_recent_rows() {
     expected.sort();
     assert_eq!(sources, expected);
 }
+
+/// A table whose `tbl:` ID is 1004 bytes: `rec:<name>:1` (1006 bytes) is a valid ID; only
+/// `rec:<name>:-9223372036854775808` would be too long. (Found in review: queued as
+/// numbers, such rows were lost.)
+#[tokio::test]
+async fn a_long_table_name_still_records_its_rows_read_by_integer_key() {
+    let store = Store::new();
+    let name = "t".repeat(1000);
+    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE TABLE \"{name}\" (id INTEGER PRIMARY KEY); INSERT INTO \"{name}\" VALUES (1);"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let rec = provenance::record_id(name.as_str(), 1).unwrap();
+    assert_eq!(rec.as_str().len(), 1006);
+    let sql = format!("SELECT id FROM \"{name}\"");
+    scope(request("long"), async {
+        sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    })
+    .await;
+    assert!(
+        has_edge(&store, "req:long", Relation::Read, rec.as_str()),
+        "req:long read: {:?}",
+        targets(&store, "req:long", Relation::Read)
+    );
+}
+
+/// The same record ID reached once as an integer key and once as text (a column without
+/// affinity holds 16 and '16') is one record among the recent reads.
+#[tokio::test]
+async fn a_record_read_as_a_number_and_as_text_counts_once_among_recent_reads() {
+    let store = Store::new();
+    let pool = seeded(
+        &store,
+        "CREATE TABLE src (id PRIMARY KEY); \
+         WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 16) \
+         INSERT INTO src SELECT i FROM s; INSERT INTO src VALUES ('16'); \
+         CREATE TABLE out (id INTEGER PRIMARY KEY);",
+    )
+    .await;
+    scope(request("mixed"), async {
+        sqlx::query("SELECT id FROM src ORDER BY rowid")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO out (id) VALUES (1) RETURNING id")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    })
+    .await;
+    let sources = targets(&store, "rec:out:1", Relation::DerivedFrom);
+    let counters = store.lookup("rec:out:1").unwrap().counters;
+    let mut expected: Vec<String> = (1..=16).map(|i| format!("rec:src:{i}")).collect();
+    expected.sort();
+    assert_eq!(
+        (sources, counters.get("derived_from_truncated").copied()),
+        (expected, None)
+    );
+}
+
+/// A request streams a read; meanwhile many other requests read (more units than the recent
+/// reads table keeps, so it is cleared). A row read after that, then a write: the write
+/// derives from that row. (Found in review: the streaming query's entry was cleared.)
+#[tokio::test]
+async fn a_row_streamed_after_the_recent_reads_were_cleared_is_still_a_source() {
+    let Some(raw) = common::postgres("review_clear").await else {
+        return;
+    };
+    let store = Store::new();
+    let pool = provenance_sqlx::PgPool::new(raw, store.clone());
+    let src = common::unique("rc_src");
+    let out = common::unique("rc_out");
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE TABLE {src} (id BIGINT PRIMARY KEY); INSERT INTO {src} SELECT generate_series(1, 3); \
+         CREATE TABLE {out} (id BIGINT PRIMARY KEY);"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (s, o) = (src.clone(), out.clone());
+    let p = &pool;
+    scope(request("streamer"), async move {
+        use futures_util::TryStreamExt;
+        let sql = format!("SELECT id FROM {s} ORDER BY id");
+        let mut rows = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).fetch(p);
+        let mut n = 0;
+        while let Some(id) = rows.try_next().await.unwrap() {
+            n += 1;
+            if n == 2 {
+                // Other units of work, enough to fill (and clear) every shard of the table.
+                let one = format!("SELECT id FROM {s} WHERE id = 1");
+                for u in 0..8000 {
+                    scope(request(&format!("other{u}")), async {
+                        sqlx::query(AssertSqlSafe(one.clone()))
+                            .fetch_all(p)
+                            .await
+                            .unwrap();
+                    })
+                    .await;
+                }
+                continue;
+            }
+            if n == 3 {
+                sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO {o} (id) VALUES ($1) RETURNING id"
+                )))
+                .bind(id)
+                .fetch_one(p)
+                .await
+                .unwrap();
+            }
+        }
+    })
+    .await;
+    let sources = targets(&store, &format!("rec:{out}:3"), Relation::DerivedFrom);
+    for t in [&src, &out] {
+        sqlx::query(AssertSqlSafe(format!("DROP TABLE {t}")))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    assert!(
+        sources.contains(&format!("rec:{src}:3")),
+        "rec:{out}:3 derives from {sources:?}"
+    );
+}
