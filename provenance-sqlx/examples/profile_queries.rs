@@ -1,4 +1,4 @@
-//! Run with: cargo run --release -p provenance-sqlx --example profile_queries -- [raw|ours|linked] [rows] [n] [all|optional]
+//! Run with: cargo run --release -p provenance-sqlx --example profile_queries -- [raw|ours|linked] [rows] [n] [all|optional|insert]
 //!
 //! Runs `n` queries on SQLite in memory, each returning `rows` rows with their keys, each in a
 //! request of its own inside a function span (as a handler runs them), through the raw sqlx
@@ -21,8 +21,11 @@ fn main() {
     let mode = args.next().unwrap_or_else(|| "ours".to_owned());
     let rows: u32 = args.next().and_then(|n| n.parse().ok()).unwrap_or(1);
     let n: u32 = args.next().and_then(|n| n.parse().ok()).unwrap_or(2_000);
-    // `optional`: `fetch_optional` (as `fetch_one` runs) instead of `fetch_all`.
-    let optional = args.next().as_deref() == Some("optional");
+    // `optional`: `fetch_optional` (as `fetch_one` runs) instead of `fetch_all`; `insert`:
+    // `fetch_all` of an INSERT that returns the keys of the `rows` rows it writes.
+    let how = args.next();
+    let optional = how.as_deref() == Some("optional");
+    let insert = how.as_deref() == Some("insert");
     // Small enough that the run reaches capacity: records evict as in a long-running service.
     let store = Store::with_config(Config::new().event_capacity(5_000));
     let subscriber = tracing_subscriber::registry().with(SpanLayer::new(store.clone()));
@@ -40,17 +43,22 @@ fn main() {
         sqlx::raw_sql(
             "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); \
              WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 100000) \
-             INSERT INTO items SELECT i, 'item ' || i FROM s;",
+             INSERT INTO items SELECT i, 'item ' || i FROM s; \
+             CREATE TABLE copies (id INTEGER PRIMARY KEY, name TEXT);",
         )
         .execute(&raw)
         .await
         .unwrap();
         let ours = provenance_sqlx::SqlitePool::new(raw.clone(), store.clone());
-        const SQL: &str = "SELECT id, name FROM items WHERE id >= ? AND id < ?";
+        let sql = if insert {
+            "INSERT INTO copies (name) SELECT name FROM items WHERE id >= ? AND id < ? RETURNING id"
+        } else {
+            "SELECT id, name FROM items WHERE id >= ? AND id < ?"
+        };
         for i in 0..n {
             let ctx = Context::from_iter([("request_id", format!("req:p-{i}"))]);
             let from = (i * rows) % 90_000 + 1;
-            let query = sqlx::query(SQL).bind(from).bind(from + rows);
+            let query = sqlx::query(sql).bind(from).bind(from + rows);
             let got = scope(ctx, async {
                 match (mode == "raw", optional) {
                     (true, false) => query.fetch_all(&raw).await.unwrap(),

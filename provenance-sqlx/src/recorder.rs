@@ -584,10 +584,13 @@ impl<DB: Driver> Observation<DB> {
                 columns => columns.iter().map(|(i, _)| DB::key_part(row, *i)).collect(),
             };
             let Some(parts) = parts else { continue };
-            // A record read by a single integer key is queued as its number: its ID is built
-            // only when the store links it, or when this unit of work writes.
-            if relation == Relation::Read
-                && cols.numeric
+            let written = relation == Relation::Produced;
+            // A record with a single integer key is queued as its number: its ID is built
+            // when the store links it, when this unit of work writes after reading it, or
+            // (written, among the first few) for the edges to what the unit read. Inside a
+            // transaction a written record's edges wait for the commit, as IDs.
+            if cols.numeric
+                && !(written && self.pending.is_some())
                 && let [part] = &parts[..]
                 && let Some(key) = part.as_i64()
             {
@@ -597,14 +600,19 @@ impl<DB: Driver> Observation<DB> {
                 if batch.keys.len() >= ROW_BATCH {
                     self.flush_rows();
                 }
-                self.note_read(cols.hash_of(key), ReadRef::Key(&cols.tbl, key));
+                if !written {
+                    self.note_read(cols.hash_of(key), ReadRef::Key(&cols.tbl, key));
+                } else if self.produced.len() < DERIVED_FAN_IN
+                    && let Ok(rec) = provenance::record_id_in(&cols.tbl, [key])
+                {
+                    self.produced.push(rec);
+                }
                 continue;
             }
             let Ok(rec) = provenance::record_id_in(&cols.tbl, parts) else {
                 continue;
             };
             self.records += 1;
-            let written = relation == Relation::Produced;
             if written && self.pending.is_some() {
                 let activity = self.actor.activity.as_ref();
                 let edges = [self.actor.who.as_ref(), activity, Some(&cols.tbl)]

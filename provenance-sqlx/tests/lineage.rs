@@ -1164,3 +1164,51 @@ async fn a_row_streamed_after_the_recent_reads_were_cleared_is_still_a_source() 
         "rec:{out}:3 derives from {sources:?}"
     );
 }
+
+/// A write returning many keys: every record is produced by the request and contained in
+/// its table, and the first few derive from what the request read, inside a transaction
+/// (edges held back until the commit) and outside one.
+#[tokio::test]
+async fn many_written_records_are_each_recorded_and_the_first_derive_from_the_reads() {
+    let store = Store::new();
+    let pool = seeded(
+        &store,
+        "CREATE TABLE src (id INTEGER PRIMARY KEY); INSERT INTO src VALUES (1), (2); \
+         CREATE TABLE out (id INTEGER PRIMARY KEY, n INTEGER);",
+    )
+    .await;
+    const INSERT: &str = "INSERT INTO out (n) \
+         WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 100) \
+         SELECT i FROM s RETURNING id";
+    scope(request("bulk"), async {
+        sqlx::query("SELECT id FROM src")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        let ids: Vec<i64> = sqlx::query_scalar(INSERT).fetch_all(&pool).await.unwrap();
+        assert_eq!(ids, (1..=100).collect::<Vec<i64>>());
+        let mut tx = pool.begin().await.unwrap();
+        let ids: Vec<i64> = sqlx::query_scalar(INSERT)
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(ids, (101..=200).collect::<Vec<i64>>());
+        tx.commit().await.unwrap();
+    })
+    .await;
+    let produced = targets(&store, "req:bulk", Relation::Produced);
+    let contained = targets(&store, "tbl:out", Relation::Contains);
+    for n in 1..=200 {
+        let rec = format!("rec:out:{n}");
+        assert!(produced.contains(&rec), "req:bulk did not produce {rec}");
+        assert!(contained.contains(&rec), "tbl:out does not contain {rec}");
+        let sources = targets(&store, &rec, Relation::DerivedFrom);
+        let first = (1..=16).contains(&n) || (101..=116).contains(&n);
+        let expected: &[&str] = if first {
+            &["rec:src:1", "rec:src:2"]
+        } else {
+            &[]
+        };
+        assert_eq!(sources, expected, "{rec}");
+    }
+}
