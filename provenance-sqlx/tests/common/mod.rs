@@ -1,35 +1,17 @@
-//! Shared by the database tests: where the servers are, and skipping loudly when one is
-//! missing (or failing, under `PROVENANCE_REQUIRE_DATABASES=1`, as CI sets it).
+//! Shared by the database tests: where the servers are, pools on them, and (in `shared`,
+//! which the end-to-end tests include too) skipping loudly when one is missing.
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::Write;
-use std::sync::atomic::{AtomicU32, Ordering};
+mod shared;
 
-use provenance::{ArtifactId, Relation, Store};
+pub use shared::*;
 
-/// `PROVENANCE_POSTGRES_URL`, else the local default.
-pub fn postgres_url() -> String {
-    std::env::var("PROVENANCE_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
+use provenance::ArtifactId;
 
 /// `PROVENANCE_MYSQL_URL`, else the local default.
 pub fn mysql_url() -> String {
     std::env::var("PROVENANCE_MYSQL_URL")
         .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
-}
-
-/// The server could not be reached: fail when databases are required, else say so on the
-/// real stderr (libtest captures `eprintln!`, not this) and let the caller skip.
-pub fn unreachable(what: &str, test: &str, error: &dyn std::fmt::Display) {
-    if std::env::var("PROVENANCE_REQUIRE_DATABASES").is_ok_and(|v| v == "1") {
-        panic!("{what} is required (PROVENANCE_REQUIRE_DATABASES=1) but unreachable: {error}");
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n*** SKIPPED {test}: {what} is not reachable ({error}). \
-         Start it, or set PROVENANCE_REQUIRE_DATABASES=1 to make this a failure. ***\n"
-    );
 }
 
 pub async fn postgres(test: &str) -> Option<sqlx::PgPool> {
@@ -70,37 +52,6 @@ pub async fn sqlite() -> sqlx::SqlitePool {
         .connect("sqlite::memory:")
         .await
         .expect("in-memory SQLite")
-}
-
-/// A table name no other test or run uses at the same time on a shared server.
-pub fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Whether `from --relation--> to` is in `store`.
-pub fn has_edge(store: &Store, from: &str, relation: Relation, to: &str) -> bool {
-    store.neighbors(from).iter().any(|n| {
-        n.relation == relation
-            && n.direction == provenance::Direction::Outgoing
-            && n.id.as_str() == to
-    })
-}
-
-/// Every outgoing edge of `from` with `relation`, as strings, sorted.
-pub fn targets(store: &Store, from: &str, relation: Relation) -> Vec<String> {
-    let mut out: Vec<String> = store
-        .neighbors(from)
-        .into_iter()
-        .filter(|n| n.relation == relation && n.direction == provenance::Direction::Outgoing)
-        .map(|n| n.id.to_string())
-        .collect();
-    out.sort();
-    out
 }
 
 pub fn id(s: &str) -> ArtifactId {

@@ -3,9 +3,7 @@
 //! `PROVENANCE_REQUIRE_DATABASES=1`, as CI sets it).
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use bytes::Bytes;
 use example_orders::{AppState, Db};
@@ -13,37 +11,12 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use provenance::{Direction, Relation, Store};
 use serde_json::Value;
 
-/// `PROVENANCE_POSTGRES_URL`, else the local default.
-pub fn postgres_url() -> String {
-    std::env::var("PROVENANCE_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
+#[path = "../../../provenance-sqlx/tests/common/shared.rs"]
+mod shared;
 
-/// The server could not be reached: fail when databases are required, else say so on the
-/// real stderr (libtest captures `eprintln!`, not this) and let the caller skip.
-pub fn unreachable(what: &str, test: &str, error: &dyn std::fmt::Display) {
-    if std::env::var("PROVENANCE_REQUIRE_DATABASES").is_ok_and(|v| v == "1") {
-        panic!("{what} is required (PROVENANCE_REQUIRE_DATABASES=1) but unreachable: {error}");
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n*** SKIPPED {test}: {what} is not reachable ({error}). \
-         Start it, or set PROVENANCE_REQUIRE_DATABASES=1 to make this a failure. ***\n"
-    );
-}
-
-/// A schema name no other test or run uses at the same time on a shared server.
-pub fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+pub use shared::*;
 
 /// A fresh schema on the PostgreSQL server, dropped by [`PgSchema::drop_now`].
 pub struct PgSchema {
@@ -179,26 +152,6 @@ impl HttpClient {
             body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         }
     }
-}
-
-/// Whether `from --relation--> to` is in `store`.
-pub fn has_edge(store: &Store, from: &str, relation: Relation, to: &str) -> bool {
-    store.neighbors(from).iter().any(|n| {
-        n.relation == relation && n.direction == Direction::Outgoing && n.id.as_str() == to
-    })
-}
-
-/// Every outgoing edge of `from` with `relation`, as strings, sorted.
-pub fn targets(store: &Store, from: &str, relation: Relation) -> Vec<String> {
-    let mut out: Vec<String> = store
-        .neighbors(from)
-        .into_iter()
-        .filter(|n| n.relation == relation && n.direction == Direction::Outgoing)
-        .map(|n| n.id.to_string())
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// `fn:example_orders::<module>::<name>`.
