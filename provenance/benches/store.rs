@@ -10,7 +10,7 @@
 //! | `related` | `related` | a record with 10 neighbours among ~200k artifacts | ≤ 1 µs |
 //! | `downstream` | `request` | `downstream(req, 3)`, one request in the middle of a graph of ~4.1 M edges: what it did and what came of it | ≤ 1 ms |
 //! | `downstream` | `module` | `downstream(mod, 3)` on the same graph: ~13k nodes, measured for scale | none |
-//! | `rows` | `queued`, `linked`, `linked_by_a_read` | batches of 64 result rows in a full store: queued for later, linked now, and what a read pays to link a full queue | none (the sqlx pool's per-row budget is measured there) |
+//! | `rows` | `queued`, `linked`, `linked_by_a_read`, `queued_keys`, `keys_linked_by_a_read` | batches of 64 result rows in a full store: queued for later (as IDs, or as integer keys), linked now, and what a read pays to link a full queue | none (the sqlx pool's per-row budget is measured there) |
 //!
 //! Only the store call is timed: IDs are generated before each timed run, and stores are
 //! built or replaced outside it. `record` and `relate` run against a store large enough that
@@ -731,6 +731,59 @@ fn bench_rows(c: &mut Criterion) {
             for work in batches(&mut next, iters).chunks(AT_CAPACITY / BATCH) {
                 for batch in work {
                     store.relate_many_later(&froms, batch.clone());
+                }
+                let start = Instant::now();
+                let stats = black_box(store.stats());
+                elapsed += start.elapsed();
+                assert_eq!(stats.unlinked, 0, "the queue held every batch");
+            }
+            elapsed
+        })
+    });
+    // The same rows queued as integer keys (`relate_records_later`, as the pool queues rows
+    // with an integer key): their IDs are built by the read that links them.
+    let keys = |next: &mut i64, n: u64| -> Vec<Vec<i64>> {
+        (0..n)
+            .map(|_| {
+                (0..BATCH)
+                    .map(|_| {
+                        *next += 1;
+                        *next
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    {
+        let store = Store::with_config(Config::new().event_capacity(AT_CAPACITY));
+        let mut next = 0;
+        for batch in batches(&mut 0, 2 * (AT_CAPACITY / BATCH) as u64) {
+            store.relate_many(&froms, &batch).unwrap();
+            next += BATCH as i64;
+        }
+        g.bench_function("queued_keys", |b| {
+            b.iter_custom(|iters| {
+                let work = keys(&mut next, iters);
+                let start = Instant::now();
+                for batch in work {
+                    store
+                        .relate_records_later(black_box(&froms), &tbl, batch)
+                        .unwrap();
+                }
+                start.elapsed()
+            })
+        });
+    }
+    g.bench_function("keys_linked_by_a_read", |b| {
+        let store = Store::with_config(Config::new().event_capacity(AT_CAPACITY));
+        let mut next = 0;
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            for work in keys(&mut next, iters).chunks(AT_CAPACITY / BATCH) {
+                for batch in work {
+                    store
+                        .relate_records_later(&froms, &tbl, batch.clone())
+                        .unwrap();
                 }
                 let start = Instant::now();
                 let stats = black_box(store.stats());
