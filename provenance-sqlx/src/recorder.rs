@@ -170,10 +170,25 @@ impl RecentReads {
         self.hashes.push_back(hash);
     }
 
+    /// Forgets everything, keeping the memory.
+    fn clear(&mut self) {
+        self.records.clear();
+        self.hashes.clear();
+        self.older = 0;
+    }
+
     /// The records kept, oldest first, as IDs.
     fn ids(&self) -> Vec<ArtifactId> {
         self.records.iter().filter_map(Read::id).collect()
     }
+}
+
+/// One shard of the recent-reads table: units of work by their ID's hash, and entries of
+/// units no longer kept, to be used again.
+#[derive(Debug, Default)]
+struct RecentShard {
+    units: HashMap<u64, UnitReads>,
+    spare: Vec<UnitReads>,
 }
 
 /// One unit of work's [`RecentReads`], shared by the queries that note them.
@@ -237,7 +252,7 @@ pub(crate) struct Recorder {
     /// Per request or job (by its ID's hash): what it read last. Kept here rather than read
     /// back from the graph, whose neighbour list of a long job grows with every record.
     /// A query holds its unit's entry while it runs, so that each row locks only that.
-    recent: Box<[Mutex<HashMap<u64, UnitReads>>]>,
+    recent: Box<[Mutex<RecentShard>]>,
     pub(crate) records_per_query: AtomicUsize,
 }
 
@@ -253,7 +268,7 @@ impl Recorder {
             keys: Mutex::new(HashMap::new()),
             keys_epoch: AtomicU64::new(0),
             recent: (0..CACHE_SHARDS)
-                .map(|_| Mutex::new(HashMap::new()))
+                .map(|_| Mutex::new(RecentShard::default()))
                 .collect(),
             records_per_query: AtomicUsize::new(RECORDS_PER_QUERY),
         }
@@ -352,10 +367,7 @@ impl Recorder {
     }
 
     /// The recent reads of the unit of work whose ID hashes to `unit`.
-    fn recent(
-        &self,
-        unit: u64,
-    ) -> parking_lot::MutexGuard<'_, HashMap<u64, Arc<Mutex<RecentReads>>>> {
+    fn recent(&self, unit: u64) -> parking_lot::MutexGuard<'_, RecentShard> {
         self.recent[(unit >> 32) as usize % CACHE_SHARDS].lock()
     }
 
@@ -363,21 +375,39 @@ impl Recorder {
     /// what it reads. A query holds them while it runs, and they stay in the table while it
     /// does (unless more units than the table keeps are noting reads at once).
     fn reads_for(&self, unit: u64) -> UnitReads {
-        let mut map = self.recent(unit);
-        if map.len() >= RECENT_UNITS / CACHE_SHARDS && !map.contains_key(&unit) {
+        const PER_SHARD: usize = RECENT_UNITS / CACHE_SHARDS;
+        let mut guard = self.recent(unit);
+        let RecentShard { units, spare } = &mut *guard;
+        if let Some(reads) = units.get(&unit) {
+            return reads.clone();
+        }
+        if units.len() >= PER_SHARD {
             // Units a query is noting reads for right now are kept: their next write is
-            // what these are for. (Past the bound even with them, all go.)
-            map.retain(|_, reads| Arc::strong_count(reads) > 1);
-            if map.len() >= RECENT_UNITS / CACHE_SHARDS {
-                map.clear();
+            // what these are for. (Past the bound even with them, all go.) The others'
+            // entries are kept aside for the next units, so that a stream of new requests
+            // allocates none.
+            let keep_all = units.values().filter(|r| Arc::strong_count(r) > 1).count() < PER_SHARD;
+            for (_, reads) in units.extract_if(|_, r| !keep_all || Arc::strong_count(r) == 1) {
+                if spare.len() < PER_SHARD && Arc::strong_count(&reads) == 1 {
+                    spare.push(reads);
+                }
             }
         }
-        map.entry(unit).or_default().clone()
+        let reads = match spare.pop() {
+            Some(reads) => {
+                reads.lock().clear();
+                reads
+            }
+            None => UnitReads::default(),
+        };
+        units.insert(unit, reads.clone());
+        reads
     }
 
     /// What `unit` read most recently, and how many reads before those are not kept.
     fn reads_of(&self, unit: u64) -> (Vec<ArtifactId>, u64) {
         self.recent(unit)
+            .units
             .get(&unit)
             .map(|r| {
                 let r = r.lock();
@@ -927,6 +957,31 @@ fn same_columns<R: Row>(layout: &[KeyColumns], row: &R) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_unit_of_work_reads_nothing_its_recycled_entry_held() {
+        let recorder = Recorder::new(Store::new(), crate::Dialect::Sqlite);
+        let tbl = provenance::table_id("src").unwrap();
+        let per_shard = RECENT_UNITS / CACHE_SHARDS;
+        // Units that all land in one shard (the shard is picked by the high bits).
+        let unit = |n: u64| ((n << 32) * CACHE_SHARDS as u64) | n;
+        let held = recorder.reads_for(unit(0));
+        held.lock().note(1, ReadRef::Key(&tbl, 1));
+        for n in 1..=3 * per_shard as u64 {
+            let reads = recorder.reads_for(unit(n));
+            assert_eq!(reads.lock().ids(), [] as [ArtifactId; 0], "unit {n}");
+            reads.lock().note(n, ReadRef::Key(&tbl, n as i64));
+            drop(reads);
+            assert_eq!(recorder.reads_of(unit(n)).0.len(), 1);
+        }
+        // The unit a query held all along kept its reads through every clearing.
+        assert_eq!(
+            recorder.reads_of(unit(0)).0,
+            [provenance::record_id("src", 1).unwrap()]
+        );
+        let shard = recorder.recent(unit(0));
+        assert!(shard.units.len() <= per_shard && shard.spare.len() <= per_shard);
+    }
 
     #[test]
     fn the_analysis_cache_is_bounded_in_bytes_and_entries() {
