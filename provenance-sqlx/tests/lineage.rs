@@ -966,13 +966,22 @@ async fn one_record_read_20_times_truncates_nothing() {
     assert_eq!(counters.get("derived_from_truncated"), None, "{counters:?}");
 }
 
-/// Streaming a SELECT and writing per row (on another pooled connection): the write derives
-/// from the row just read.
-#[tokio::test]
-async fn a_write_while_the_read_streams_derives_from_the_row_read() {
-    let Some(raw) = common::postgres("stream").await else {
-        return;
-    };
+/// What a request does at one row of a read it streams (see [`while_streaming`]).
+#[derive(Clone, Copy, PartialEq)]
+enum AtRow {
+    /// Writes `out` with the row's ID, on another pooled connection.
+    Write,
+    /// Runs 8 000 other requests that read one row each: more units of work than the
+    /// recent-reads table keeps, so that it is cleared.
+    Crowd,
+    Nothing,
+}
+
+/// On PostgreSQL, in request `req`: streams the rows 1, 2, 3 of a fresh table `src` and, at
+/// the n-th row (from 1), does `at(n)`. Returns the store and the `src` and `out` tables'
+/// names (dropped by then), or `None` when PostgreSQL is missing.
+async fn while_streaming(req: &str, at: fn(usize) -> AtRow) -> Option<(Store, String, String)> {
+    let raw = common::postgres(req).await?;
     let store = Store::new();
     let pool = provenance_sqlx::PgPool::new(raw, store.clone());
     let src = common::unique("rv_src");
@@ -984,30 +993,58 @@ async fn a_write_while_the_read_streams_derives_from_the_row_read() {
     .execute(&pool)
     .await
     .unwrap();
-    let (s, o) = (src.clone(), out.clone());
-    let p = &pool;
-    scope(request("stream"), async move {
+    let (s, o, p) = (&src, &out, &pool);
+    scope(request(req), async move {
         use futures_util::TryStreamExt;
         let sql = format!("SELECT id FROM {s} ORDER BY id");
         let mut rows = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).fetch(p);
+        let mut n = 0;
         while let Some(id) = rows.try_next().await.unwrap() {
-            sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO {o} (id) VALUES ($1) RETURNING id"
-            )))
-            .bind(id)
-            .fetch_one(p)
-            .await
-            .unwrap();
+            n += 1;
+            match at(n) {
+                AtRow::Write => {
+                    sqlx::query(AssertSqlSafe(format!(
+                        "INSERT INTO {o} (id) VALUES ($1) RETURNING id"
+                    )))
+                    .bind(id)
+                    .fetch_one(p)
+                    .await
+                    .unwrap();
+                }
+                AtRow::Crowd => {
+                    let one = format!("SELECT id FROM {s} WHERE id = 1");
+                    for u in 0..8000 {
+                        scope(request(&format!("other{u}")), async {
+                            sqlx::query(AssertSqlSafe(one.clone()))
+                                .fetch_all(p)
+                                .await
+                                .unwrap();
+                        })
+                        .await;
+                    }
+                }
+                AtRow::Nothing => {}
+            }
         }
     })
     .await;
-    let sources = targets(&store, &format!("rec:{out}:1"), Relation::DerivedFrom);
     for t in [&src, &out] {
         sqlx::query(AssertSqlSafe(format!("DROP TABLE {t}")))
             .execute(&pool)
             .await
             .unwrap();
     }
+    Some((store, src, out))
+}
+
+/// Streaming a SELECT and writing per row (on another pooled connection): the write derives
+/// from the row just read.
+#[tokio::test]
+async fn a_write_while_the_read_streams_derives_from_the_row_read() {
+    let Some((store, src, out)) = while_streaming("stream", |_| AtRow::Write).await else {
+        return;
+    };
+    let sources = targets(&store, &format!("rec:{out}:1"), Relation::DerivedFrom);
     assert_eq!(sources, [format!("rec:{src}:1")]);
 }
 
@@ -1103,62 +1140,15 @@ async fn a_record_read_as_a_number_and_as_text_counts_once_among_recent_reads() 
 /// derives from that row. (Found in review: the streaming query's entry was cleared.)
 #[tokio::test]
 async fn a_row_streamed_after_the_recent_reads_were_cleared_is_still_a_source() {
-    let Some(raw) = common::postgres("review_clear").await else {
+    let at = |n| match n {
+        2 => AtRow::Crowd,
+        3 => AtRow::Write,
+        _ => AtRow::Nothing,
+    };
+    let Some((store, src, out)) = while_streaming("review_clear", at).await else {
         return;
     };
-    let store = Store::new();
-    let pool = provenance_sqlx::PgPool::new(raw, store.clone());
-    let src = common::unique("rc_src");
-    let out = common::unique("rc_out");
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "CREATE TABLE {src} (id BIGINT PRIMARY KEY); INSERT INTO {src} SELECT generate_series(1, 3); \
-         CREATE TABLE {out} (id BIGINT PRIMARY KEY);"
-    )))
-    .execute(&pool)
-    .await
-    .unwrap();
-    let (s, o) = (src.clone(), out.clone());
-    let p = &pool;
-    scope(request("streamer"), async move {
-        use futures_util::TryStreamExt;
-        let sql = format!("SELECT id FROM {s} ORDER BY id");
-        let mut rows = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).fetch(p);
-        let mut n = 0;
-        while let Some(id) = rows.try_next().await.unwrap() {
-            n += 1;
-            if n == 2 {
-                // Other units of work, enough to fill (and clear) every shard of the table.
-                let one = format!("SELECT id FROM {s} WHERE id = 1");
-                for u in 0..8000 {
-                    scope(request(&format!("other{u}")), async {
-                        sqlx::query(AssertSqlSafe(one.clone()))
-                            .fetch_all(p)
-                            .await
-                            .unwrap();
-                    })
-                    .await;
-                }
-                continue;
-            }
-            if n == 3 {
-                sqlx::query(AssertSqlSafe(format!(
-                    "INSERT INTO {o} (id) VALUES ($1) RETURNING id"
-                )))
-                .bind(id)
-                .fetch_one(p)
-                .await
-                .unwrap();
-            }
-        }
-    })
-    .await;
     let sources = targets(&store, &format!("rec:{out}:3"), Relation::DerivedFrom);
-    for t in [&src, &out] {
-        sqlx::query(AssertSqlSafe(format!("DROP TABLE {t}")))
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
     assert!(
         sources.contains(&format!("rec:{src}:3")),
         "rec:{out}:3 derives from {sources:?}"
