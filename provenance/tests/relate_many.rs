@@ -1,5 +1,7 @@
 //! `relate_many` records exactly what `relate_all` over every pair would.
 
+use std::collections::VecDeque;
+
 use provenance::{ArtifactId, Config, Kind, Relation, Store, function_id, record_id, table_id};
 
 fn neighbours(store: &Store, id: &ArtifactId) -> Vec<String> {
@@ -628,4 +630,60 @@ fn keys_of_what_is_not_a_table_queue_nothing() {
     let expected = [i64::MIN, 7].map(|k| record_id(&name, k).unwrap());
     assert_eq!(read, expected);
     assert_eq!(read[0].as_str().len(), provenance::id::MAX_LEN);
+}
+
+#[test]
+/// Random batches of keys and of IDs, of any size up to twice the capacity, with reads at
+/// random points: every target dropped is counted, and every one kept is linked.
+fn mixed_batches_dropped_and_drained_keep_the_counts() {
+    for seed in 1..200u64 {
+        let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let capacity = 1 + next(60) as usize;
+        let store = Store::with_config(Config::new().event_capacity(capacity).shards(1));
+        let f = function_id("shop::orders", "list").unwrap();
+        let tbl = table_id("orders").unwrap();
+        let froms = [(&f, Relation::Read), (&tbl, Relation::Contains)];
+        let (mut pending, mut unlinked, mut key) = (VecDeque::new(), 0u64, 0i64);
+        for step in 0..40 {
+            let n = next(2 * capacity as u64 + 2) as i64;
+            let keys: Vec<i64> = (key..key + n)
+                .map(|k| if k % 3 == 0 { -k } else { k })
+                .collect();
+            key += n;
+            if next(2) == 0 {
+                store
+                    .relate_records_later(&froms, &tbl, keys.clone())
+                    .unwrap();
+            } else {
+                let ids = keys
+                    .iter()
+                    .map(|k| record_id("orders", k).unwrap())
+                    .collect();
+                store.relate_many_later(&froms, ids);
+            }
+            pending.extend(keys);
+            while pending.len() > capacity {
+                pending.pop_front();
+                unlinked += 1;
+            }
+            if next(4) == 0 || step == 39 {
+                let stats = store.stats();
+                assert_eq!(stats.unlinked, unlinked, "seed {seed} step {step}");
+                for k in pending.drain(..) {
+                    let rec = record_id("orders", k).unwrap();
+                    assert!(
+                        store.lookup(rec.as_str()).is_some(),
+                        "seed {seed} step {step}: {rec}"
+                    );
+                }
+                assert!(store.ids_of(Kind::Rec).len() <= capacity);
+            }
+        }
+    }
 }
