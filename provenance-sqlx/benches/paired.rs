@@ -5,6 +5,9 @@
 //! Criterion runs one side for seconds and then the other, so a drift between the two
 //! (another process, frequency scaling) lands in the ratio whole; here it cancels.
 //!
+//! Only recording is timed: rows are queued, and the linking that a later read of the store
+//! does (about what linking at once costs; see the store bench's `rows` group) is not.
+//!
 //! Run with `cargo bench -p provenance-sqlx --bench paired`. PostgreSQL is skipped (with a
 //! message) when `PROVENANCE_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`)
 //! does not answer. It fails if the instrumented pool did not record what it ran.
@@ -14,7 +17,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use provenance::context::{Context, scope};
-use provenance::{SpanLayer, Store};
+use provenance::{Direction, Relation, SpanLayer, Store};
 use sqlx::Row;
 use tracing::Instrument;
 use tracing_subscriber::prelude::*;
@@ -48,10 +51,17 @@ where
 }
 
 /// Runs `raw` and `ours` in alternating rounds of `n` queries and prints the median ratio
-/// and the median time added per query. Fails if `ours` did not record its requests in
-/// `store`.
-async fn paired<R, O, RF, OF>(store: &Store, name: &str, n: usize, budget: Budget, raw: R, ours: O)
-where
+/// and the median time added per query. Fails if `ours` did not record, for its last
+/// request, the table and the `records` records its query read.
+async fn paired<R, O, RF, OF>(
+    store: &Store,
+    name: &str,
+    n: usize,
+    budget: Budget,
+    records: usize,
+    raw: R,
+    ours: O,
+) where
     R: Fn() -> RF,
     RF: Future<Output = ()>,
     O: Fn() -> OF,
@@ -109,11 +119,21 @@ where
         q(&mut raw_ns, 0.5),
         q(&mut ours_ns, 0.5),
     );
-    // This case's `ours` really recorded: its last query's request is in the store.
+    // This case's `ours` really recorded: its last query's request read the table and the
+    // records its rows carried (linked by this read, as any read of the store links them).
     let last = format!("req:{name}-{}-{}", ROUNDS - 1, n - 1);
+    let read: Vec<String> = store
+        .neighbors(&last)
+        .into_iter()
+        .filter(|e| e.relation == Relation::Read && e.direction == Direction::Outgoing)
+        .map(|e| e.id.to_string())
+        .collect();
+    let (tables, recs) = read
+        .iter()
+        .partition::<Vec<_>, _>(|id| id.starts_with("tbl:"));
     assert!(
-        store.lookup(&last).is_some(),
-        "{name}: ours recorded nothing ({last} is not in the store): {:?}",
+        tables.len() == 1 && recs.len() == records,
+        "{name}: {last} read {read:?}, not one table and {records} records: {:?}",
         store.stats()
     );
 }
@@ -137,11 +157,16 @@ fn main() {
 
 async fn sqlite(store: &Store) {
     let (raw, ours) = common::sqlite_pools(store).await;
-    for (name, sql) in [
-        ("sqlite_point_select", "SELECT name FROM items WHERE id = ?"),
+    for (name, sql, records) in [
+        (
+            "sqlite_point_select",
+            "SELECT name FROM items WHERE id = ?",
+            0,
+        ),
         (
             "sqlite_point_select_key",
             "SELECT id, name FROM items WHERE id = ?",
+            1,
         ),
     ] {
         let (raw, ours) = (&raw, &ours);
@@ -150,6 +175,7 @@ async fn sqlite(store: &Store) {
             name,
             500,
             Budget::Ratio,
+            records,
             || async move {
                 let r = sqlx::query(sql).bind(7).fetch_one(raw).await.unwrap();
                 std::hint::black_box(r.get::<String, _>("name"));
@@ -170,6 +196,7 @@ async fn sqlite(store: &Store) {
         "sqlite_100_rows",
         50,
         Budget::Added(ROWS),
+        ROWS,
         || async move {
             let r = sqlx::query(rows).bind(1).bind(1 + ROWS as i64);
             assert_eq!(r.fetch_all(raw).await.unwrap().len(), ROWS);
@@ -194,6 +221,7 @@ async fn postgres(store: &Store) {
         "postgres_point_select",
         300,
         Budget::Ratio,
+        0,
         || async move {
             let r = sqlx::query(sqlx::AssertSqlSafe(point.clone()))
                 .bind(7i64)
