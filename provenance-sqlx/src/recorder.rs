@@ -386,8 +386,8 @@ impl Recorder {
             // what these are for. (Past the bound even with them, all go.) The others'
             // entries are kept aside for the next units, so that a stream of new requests
             // allocates none.
-            let keep_all = units.values().filter(|r| Arc::strong_count(r) > 1).count() < PER_SHARD;
-            for (_, reads) in units.extract_if(|_, r| !keep_all || Arc::strong_count(r) == 1) {
+            let keep_held = units.values().filter(|r| Arc::strong_count(r) > 1).count() < PER_SHARD;
+            for (_, reads) in units.extract_if(|_, r| !keep_held || Arc::strong_count(r) == 1) {
                 if spare.len() < PER_SHARD && Arc::strong_count(&reads) == 1 {
                     spare.push(reads);
                 }
