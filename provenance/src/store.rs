@@ -486,10 +486,12 @@ pub struct Stats {
     /// Queries that ran but whose SQL could not be analysed, so only "the activity ran a
     /// query" was recorded (counted by `provenance-sqlx`).
     pub unanalysed_queries: u64,
-    /// Targets of [`Store::relate_many_later`] dropped before a read linked them: the oldest
-    /// when the queue held the event capacity, and those that a read found older than
+    /// Targets of [`Store::relate_many_later`] (and of its kin [`Store::relate_records_later`]
+    /// and [`Store::relate_later`]) dropped before a read linked them: the oldest
+    /// when the queue held the event capacity, those that a read found older than
     /// everything their shard still held in a full store (linked at once, they would have been
-    /// evicted by then; they are not made only to be evicted). Each drop counts, with the
+    /// evicted by then; they are not made only to be evicted), and those whose batch had no
+    /// request or job left to link them from (evicted, or too old to be made). Each drop counts, with the
     /// edges its batch would have given it; the artifact itself may be in the store all the
     /// same (linked by something else, or queued again).
     pub unlinked: u64,
@@ -562,9 +564,11 @@ struct Deferred {
 /// How [`Store::catch_up`] links a queued batch, at its queue time.
 struct Late<'a> {
     /// Per from: the node a request or job was made when the batch was queued; one evicted
-    /// since links nothing. A from without one is made if needed.
+    /// since links nothing. A from without one is made if needed, unless it is an event that
+    /// has aged as a target does.
     alive: &'a [Option<NodeRef>],
-    /// Targets not made: in a full store, absent and older than their shard's oldest event.
+    /// Targets not made, or not linked from an aged from: in a full store, absent and older
+    /// than their shard's oldest event.
     aged: usize,
 }
 
@@ -572,6 +576,7 @@ struct DeferredBatch {
     froms: SmallVec<[(ArtifactId, Relation); 3]>,
     /// Per from: the node an event (a request, a job) was when the batch was queued. If it
     /// is evicted before the batch is linked, its edges go with it, as they would have.
+    /// `None` for a structural from, and for an event queued by [`Store::relate_later`].
     alive: SmallVec<[Option<NodeRef>; 3]>,
     tos: Targets,
     /// When it was queued: the time its new artifacts were first seen.
@@ -592,6 +597,9 @@ enum Targets {
         table: ArtifactId,
         keys: VecDeque<i64>,
     },
+    /// Artifacts shared with the caller, as given to [`Store::relate_later`], past the first
+    /// `skip` (dropped from the front).
+    Shared { ids: Arc<[ArtifactId]>, skip: usize },
 }
 
 impl Targets {
@@ -599,6 +607,7 @@ impl Targets {
         match self {
             Targets::Ids(ids) => ids.len(),
             Targets::Keys { keys, .. } => keys.len(),
+            Targets::Shared { ids, skip } => ids.len() - skip,
         }
     }
 
@@ -611,6 +620,7 @@ impl Targets {
         match self {
             Targets::Ids(ids) => drop(ids.drain(..n)),
             Targets::Keys { keys, .. } => drop(keys.drain(..n)),
+            Targets::Shared { skip, .. } => *skip += n,
         }
     }
 
@@ -623,6 +633,7 @@ impl Targets {
                 .into_iter()
                 .filter_map(|k| crate::record_id_in(&table, [k]).ok())
                 .collect(),
+            Targets::Shared { ids, skip } => ids[skip..].to_vec(),
         }
     }
 }
@@ -817,6 +828,12 @@ impl Store {
     /// counted in [`Stats::unlinked`]. Errors of the deferred linking (a shard full of
     /// structural artifacts) are dropped.
     ///
+    /// A request or job among `froms` is not made now. If it is in the store, the batch links
+    /// to it as long as it stays there; if not, the read makes it, with the queue time, unless
+    /// the store is full and holds nothing as old in its shard (made now, it would have been
+    /// evicted by then): it is then never made, and targets that nothing else links are
+    /// counted unlinked.
+    ///
     /// ```
     /// use provenance::{Relation, Store};
     ///
@@ -889,20 +906,55 @@ impl Store {
         Ok(())
     }
 
-    /// Queues `tos` (events all) to be linked from `froms` by the next read.
+    /// Records `from → to` for each of `tos`, as [`Store::relate`] would, when the store is
+    /// next read: the call only queues the edges. A request or job `from` already in the store
+    /// is linked if it is still there then; one that is not is made then, with the time of
+    /// this call, unless the store is full and holds nothing older than it in that shard
+    /// (made now, it would have been evicted by then).
+    ///
+    /// The edges share the bounded queue of [`Store::relate_many_later`]: each of `tos`
+    /// takes a place, and past the event capacity the oldest are dropped and counted in
+    /// [`Stats::unlinked`], whatever their kind. So it suits the edges of an event, which a
+    /// full store gives up with it; the sqlx pool queues a request's edges to the tables its
+    /// queries touch this way. `tos` is shared, not copied: a cached statement's tables are
+    /// queued with a reference count.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use provenance::{Relation, Store};
+    ///
+    /// let store = Store::new();
+    /// let req = provenance::request_id("r1")?;
+    /// let tables: Arc<[_]> = Arc::new([provenance::table_id("orders")?, provenance::table_id("items")?]);
+    /// store.relate_later(&req, Relation::Read, tables.clone());
+    /// // Linked by the first read.
+    /// assert_eq!(store.related("req:r1").len(), 2);
+    /// # Ok::<(), provenance::Error>(())
+    /// ```
+    pub fn relate_later(
+        &self,
+        from: &ArtifactId,
+        relation: Relation,
+        tos: impl Into<Arc<[ArtifactId]>>,
+    ) {
+        let ids = tos.into();
+        if !ids.is_empty() {
+            self.queue(&[(from, relation)], Targets::Shared { ids, skip: 0 });
+        }
+    }
+
+    /// Queues `tos` to be linked from `froms` by the next read.
     fn queue(&self, froms: &[(&ArtifactId, Relation)], mut tos: Targets) {
         let capacity = self.inner.config.event_capacity;
-        // A request or job is made a node now (if it is not one), as linking now would: the
-        // batch then links to that node, or to nothing once it is evicted. A from the store
-        // cannot take (a shard full of structural artifacts) links nothing.
+        // A request or job is only looked up: one in the store links to that node, or to
+        // nothing once it is evicted; one not there yet is made when the batch is linked (or
+        // found too old to be, in a full store), as linking now would have made it and
+        // evicted it by then.
         let mut kept: SmallVec<[(ArtifactId, Relation); 3]> = SmallVec::new();
         let mut alive: SmallVec<[Option<NodeRef>; 3]> = SmallVec::new();
         for &(f, r) in froms {
             let node = match f.kind().is_event() {
-                true => match self.with_meta(f, None::<fn(&mut Meta)>) {
-                    Ok(node) => Some(node),
-                    Err(_) => continue,
-                },
+                true => self.node_of(f),
                 false => None,
             };
             kept.push((f.clone(), r));
@@ -1676,6 +1728,14 @@ impl Store {
         }
     }
 
+    /// The node `id` is, if it is in the store.
+    fn node_of(&self, id: &ArtifactId) -> Option<NodeRef> {
+        let h = self.hash(id.as_str());
+        let s = self.shard_of(h);
+        let shard = self.lock(s);
+        Some(shard.node_ref(s, shard.find(h, id.as_str())?))
+    }
+
     /// The reference and a copy of the adjacency of a live artifact.
     pub(crate) fn adjacency_of_id(&self, id: &str) -> Option<(NodeRef, Vec<u64>)> {
         self.catch_up();
@@ -2038,6 +2098,11 @@ fn link_group(
             from_nodes.push(shard.live_node(r).map(|_| (r.idx(), r, pf)));
             continue;
         }
+        // An event queued without a node (`Store::relate_later`) ages as a target does.
+        if late.is_some() && full && from.kind().is_event() && aged(shard, sf, h, from, now) {
+            from_nodes.push(None);
+            continue;
+        }
         let (i, new) = shard.get_or_insert(h, from.as_str(), from.kind(), now, sf, is_late)?;
         let r = shard.node_ref(sf, i);
         if new {
@@ -2046,20 +2111,27 @@ fn link_group(
         }
         from_nodes.push(Some((i, r, pf)));
     }
+    // Nothing links this group's targets (every from evicted since, or too old to be made).
+    let orphans = is_late && from_nodes.iter().all(Option::is_none);
     for &(_, h, index) in group {
         let to = &tos[index];
+        // A target no from links is counted unlinked, and not made if it is an event (a
+        // structural one is, as linking at once would have made it).
+        if let Some(late) = late.as_deref_mut().filter(|_| orphans) {
+            late.aged += 1;
+            if to.kind().is_event() {
+                continue;
+            }
+        }
         // A queued target linked into a full store after its shard's oldest event was
         // stored: linked at once, it would have been evicted before that one. If it is not
         // in the store (never made, or made and evicted since), it is not made now.
-        if let Some(late) = late.as_deref_mut().filter(|_| full) {
-            let shard = set.at(pt);
-            if shard.find(h, to.as_str()).is_none()
-                && shard.oldest(st).is_some_and(|(oldest, _)| now < oldest)
-                && !(to.kind() == Kind::Req && shard.logged_seq(h, to.as_str()).is_some())
-            {
-                late.aged += 1;
-                continue;
-            }
+        if let Some(late) = late.as_deref_mut().filter(|_| full)
+            && to.kind().is_event()
+            && aged(set.at(pt), st, h, to, now)
+        {
+            late.aged += 1;
+            continue;
         }
         let (ib, new) = set
             .at(pt)
@@ -2085,6 +2157,15 @@ fn link_group(
         }
     }
     Ok(())
+}
+
+/// Whether event `id`, queued at `now` and linked into a full store, is too old to be made:
+/// it is not in `shard` (number `s`, hash `h`), nor logged there, and is older than the
+/// shard's oldest event.
+fn aged(shard: &mut Shard, s: usize, h: u64, id: &ArtifactId, now: u64) -> bool {
+    shard.find(h, id.as_str()).is_none()
+        && shard.oldest(s).is_some_and(|(oldest, _)| now < oldest)
+        && !(id.kind() == Kind::Req && shard.logged_seq(h, id.as_str()).is_some())
 }
 
 /// The shards of an edge's two ends (the same shard twice when both ends are there).
