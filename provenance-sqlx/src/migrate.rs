@@ -90,7 +90,7 @@ pub(crate) fn record(store: &Store, mig: &ArtifactId, ddl: &Entry) {
         let _ = store.count(mig, "unanalysed_queries", 1);
         return;
     }
-    for tbl in &ddl.writes {
+    for tbl in ddl.writes.iter() {
         let _ = store.relate(mig, Relation::Produced, tbl);
     }
     for (tbl, col) in &ddl.columns {

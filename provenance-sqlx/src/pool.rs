@@ -406,7 +406,9 @@ async fn run_many<DB: Driver>(
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    observation.discover_keys(conn).await;
+    if !observation.unknown_keys().is_empty() {
+        observation.discover_keys(conn).await;
+    }
     let mut stream = conn.fetch_many(query);
     loop {
         match stream.try_next().await {
@@ -435,7 +437,9 @@ async fn run_optional<DB: Driver>(
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    observation.discover_keys(conn).await;
+    if !observation.unknown_keys().is_empty() {
+        observation.discover_keys(conn).await;
+    }
     let result = conn.fetch_optional(query).await;
     match &result {
         Ok(Some(row)) => observation.row(row),

@@ -6,7 +6,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use hashbrown::{DefaultHashBuilder, HashMap};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use parking_lot::Mutex;
 use provenance::{ArtifactId, Relation, Store};
 use smallvec::SmallVec;
@@ -51,8 +51,9 @@ pub(crate) const PENDING_PER_TRANSACTION: usize = 10_000;
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) analysis: Option<Analysis>,
-    reads: Vec<ArtifactId>,
-    pub(crate) writes: Vec<ArtifactId>,
+    /// Shared with the store's queue (see [`Store::relate_later`]).
+    reads: Arc<[ArtifactId]>,
+    pub(crate) writes: Arc<[ArtifactId]>,
     /// `(tbl, col)` for every written column.
     pub(crate) columns: Vec<(ArtifactId, ArtifactId)>,
     /// Tables whose rows the result can carry keys of.
@@ -81,8 +82,8 @@ impl Entry {
             ddl,
             last_activity: AtomicU64::new(0),
             analysis: None,
-            reads: Vec::new(),
-            writes: Vec::new(),
+            reads: Arc::new([]),
+            writes: Arc::new([]),
             columns: Vec::new(),
             row_tables: Vec::new(),
             layout: Mutex::new(None),
@@ -133,8 +134,15 @@ fn table_artifact(t: &TableName) -> Option<ArtifactId> {
 /// One shard of the analysis cache, with the bytes of SQL text it holds.
 #[derive(Debug, Default)]
 struct AnalysisShard {
-    map: HashMap<Box<str>, Arc<Entry>>,
+    /// By the hash that also picked the shard, so that the text is hashed once a lookup.
+    map: HashTable<(Box<str>, Arc<Entry>)>,
     bytes: usize,
+}
+
+impl AnalysisShard {
+    fn get(&self, hash: u64, sql: &str) -> Option<&Arc<Entry>> {
+        self.map.find(hash, |(k, _)| **k == *sql).map(|(_, e)| e)
+    }
 }
 
 /// The records a unit of work read most recently, the sources of what it writes next.
@@ -299,13 +307,15 @@ impl Recorder {
         entry
     }
 
-    fn shard(&self, sql: &str) -> &Mutex<AnalysisShard> {
+    /// The hash of `sql` and its shard.
+    fn shard(&self, sql: &str) -> (u64, &Mutex<AnalysisShard>) {
         let hash = self.hasher.hash_one(sql);
-        &self.analyses[(hash >> 32) as usize % CACHE_SHARDS]
+        (hash, &self.analyses[(hash >> 32) as usize % CACHE_SHARDS])
     }
 
     fn lookup(&self, sql: &str) -> Option<Arc<Entry>> {
-        self.shard(sql).lock().map.get(sql).cloned()
+        let (hash, shard) = self.shard(sql);
+        shard.lock().get(hash, sql).cloned()
     }
 
     /// Inserts unless another thread did first; returns the entry that is cached.
@@ -315,23 +325,30 @@ impl Recorder {
             // Too large to keep: analysed again next time.
             return entry;
         }
-        let mut shard = self.shard(sql).lock();
-        if let Some(existing) = shard.map.get(sql) {
+        let (hash, shard) = self.shard(sql);
+        let mut shard = shard.lock();
+        if let Some(existing) = shard.get(hash, sql) {
             return existing.clone();
         }
+        let rehash = |(k, _): &(Box<str>, Arc<Entry>)| self.hasher.hash_one(&**k);
         // Replace entries rather than flush them all.
         while !shard.map.is_empty()
             && (shard.map.len() >= ANALYSIS_CACHE / CACHE_SHARDS
                 || shard.bytes + sql.len() > budget)
         {
-            let Some(old) = shard.map.keys().next().cloned() else {
+            let Some(old) = shard.map.iter().next().map(rehash) else {
                 break;
             };
-            shard.map.remove(&old);
-            shard.bytes -= old.len();
+            // Any entry the probe for that hash meets will do: one is replaced.
+            if let Ok(slot) = shard.map.find_entry(old, |_| true) {
+                let ((k, _), _) = slot.remove();
+                shard.bytes -= k.len();
+            }
         }
         shard.bytes += sql.len();
-        shard.map.insert(sql.into(), entry.clone());
+        shard
+            .map
+            .insert_unique(hash, (sql.into(), entry.clone()), rehash);
         entry
     }
 
@@ -776,13 +793,19 @@ impl<DB: Driver> Observation<DB> {
     /// connection (so a pool of one connection cannot deadlock, and a table created earlier in
     /// the same transaction is visible), once per table.
     pub(crate) async fn discover_keys(&self, conn: &mut DB::Connection) {
-        if self.actor.who.is_none() || self.pending.is_some() && !DB::DISCOVER_IN_TRANSACTION {
-            return;
-        }
-        let tables = self.recorder.unknown_keys(&self.entry);
+        let tables = self.unknown_keys();
         if !tables.is_empty() {
             self.recorder.discover_keys::<DB>(conn, &tables).await;
         }
+    }
+
+    /// The tables whose keys [`Observation::discover_keys`] would look up. Asked first, so
+    /// that a query whose keys are known (nearly all) does not make that future.
+    pub(crate) fn unknown_keys(&self) -> SmallVec<[&TableName; 2]> {
+        if self.actor.who.is_none() || self.pending.is_some() && !DB::DISCOVER_IN_TRANSACTION {
+            return SmallVec::new();
+        }
+        self.recorder.unknown_keys(&self.entry)
     }
 
     /// The query failed. The primary keys looked up for it are forgotten: the error may be
@@ -832,6 +855,30 @@ impl<DB: Driver> Observation<DB> {
         let _ = self.recorder.store.relate(from, relation, to);
     }
 
+    /// [`Observation::emit`] from `from` to each of `tos` (a statement's tables). A request's
+    /// or job's are queued, as its records are: the store links them when it is next read,
+    /// which keeps making the new request's node out of the query.
+    fn emit_all(
+        &self,
+        from: &ArtifactId,
+        relation: Relation,
+        tos: &Arc<[ArtifactId]>,
+        deferred: bool,
+    ) {
+        if tos.is_empty() {
+            return;
+        }
+        if from.kind().is_event() && !(deferred && self.pending.is_some()) {
+            self.recorder
+                .store
+                .relate_later(from, relation, tos.clone());
+            return;
+        }
+        for t in tos.iter() {
+            self.emit(from, relation, t, deferred);
+        }
+    }
+
     /// Table-level edges, `derived_from`, and counters, once, when the query ends.
     fn record(&mut self) {
         self.flush_rows();
@@ -856,12 +903,8 @@ impl<DB: Driver> Observation<DB> {
             || self.pending.is_some()
             || entry.first_link(self.recorder.hasher.hash_one(who.as_str()));
         if once {
-            for t in &entry.reads {
-                self.emit(&who, Relation::Read, t, false);
-            }
-            for t in &entry.writes {
-                self.emit(&who, Relation::Produced, t, true);
-            }
+            self.emit_all(&who, Relation::Read, &entry.reads, false);
+            self.emit_all(&who, Relation::Produced, &entry.writes, true);
             for (t, c) in &entry.columns {
                 self.emit(t, Relation::Contains, c, true);
                 self.emit(&who, Relation::Produced, c, true);
@@ -880,12 +923,8 @@ impl<DB: Driver> Observation<DB> {
                 .unit_hash()
                 .is_some_and(|h| entry.last_activity.swap(h, Ordering::Relaxed) == h);
         if let Some(activity) = activity.filter(|_| !repeat) {
-            for t in &entry.reads {
-                self.emit(&activity, Relation::Read, t, false);
-            }
-            for t in &entry.writes {
-                self.emit(&activity, Relation::Produced, t, true);
-            }
+            self.emit_all(&activity, Relation::Read, &entry.reads, false);
+            self.emit_all(&activity, Relation::Produced, &entry.writes, true);
         }
         self.derive();
     }
@@ -1000,7 +1039,7 @@ mod tests {
             let shard = shard.lock();
             assert_eq!(
                 shard.bytes,
-                shard.map.keys().map(|k| k.len()).sum::<usize>()
+                shard.map.iter().map(|(k, _)| k.len()).sum::<usize>()
             );
             (n + shard.map.len(), b + shard.bytes)
         });
