@@ -11,6 +11,7 @@
 //! | `downstream` | `request` | `downstream(req, 3)`, one request in the middle of a graph of ~4.1 M edges: what it did and what came of it | ≤ 1 ms |
 //! | `downstream` | `module` | `downstream(mod, 3)` on the same graph: ~13k nodes, measured for scale | none |
 //! | `rows` | `queued`, `linked`, `linked_by_a_read`, `queued_keys`, `keys_linked_by_a_read` | batches of 64 result rows in a full store: queued for later (as IDs, or as integer keys), linked now, and what a read pays to link a full queue | none (the sqlx pool's per-row budget is measured there) |
+//! | `request_tables` | `linked`, `queued`, `linked_by_a_read` | a new request's edge to its table in a full store, as each query records it: at once, queued, and what a read pays per queued request | none (the pool's per-query budget is measured there) |
 //!
 //! Only the store call is timed: IDs are generated before each timed run, and stores are
 //! built or replaced outside it. `record` and `relate` run against a store large enough that
@@ -33,7 +34,7 @@ use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hint::black_box;
-use std::sync::Barrier;
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -738,7 +739,7 @@ fn bench_rows(c: &mut Criterion) {
         (store, next)
     };
     let (store, mut next) = full();
-    linked_by_a_read(&mut g, "linked_by_a_read", &store, || {
+    linked_by_a_read(&mut g, "linked_by_a_read", &store, BATCH, || {
         let batch = batches(&mut next, 1).remove(0);
         store.relate_many_later(&froms, batch);
     });
@@ -774,19 +775,21 @@ fn bench_rows(c: &mut Criterion) {
     }
     let (store, next_id) = full();
     let mut next = next_id as i64;
-    linked_by_a_read(&mut g, "keys_linked_by_a_read", &store, || {
+    linked_by_a_read(&mut g, "keys_linked_by_a_read", &store, BATCH, || {
         let batch = keys(&mut next, 1).remove(0);
         store.relate_records_later(&froms, &tbl, batch).unwrap();
     });
     g.finish();
 }
 
-/// What a read of the full `store` pays to link a queue of `AT_CAPACITY` rows: `queue`
-/// queues one batch (untimed), as many times as fill the queue, then one read is timed.
+/// What a read of the full `store` pays to link a queue of `AT_CAPACITY` targets: `queue`
+/// queues `per_call` of them (untimed), as many times as fill the queue, then one read is
+/// timed.
 fn linked_by_a_read(
     g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     name: &str,
     store: &Store,
+    per_call: usize,
     mut queue: impl FnMut(),
 ) {
     g.bench_function(name, |b| {
@@ -794,7 +797,7 @@ fn linked_by_a_read(
             let mut elapsed = Duration::ZERO;
             let mut left = iters;
             while left > 0 {
-                let n = left.min((AT_CAPACITY / BATCH) as u64);
+                let n = left.min((AT_CAPACITY / per_call) as u64);
                 left -= n;
                 for _ in 0..n {
                     queue();
@@ -804,7 +807,7 @@ fn linked_by_a_read(
                 elapsed += start.elapsed();
                 assert_eq!(stats.unlinked, 0, "the queue held every batch");
                 assert!(
-                    stats.events() >= (AT_CAPACITY - BATCH) as u64,
+                    stats.events() >= (AT_CAPACITY - per_call.max(BATCH)) as u64,
                     "full: {stats:?}"
                 );
             }
@@ -813,11 +816,65 @@ fn linked_by_a_read(
     });
 }
 
+/// What a query costs the store for its request's table edge, the request new each time (as
+/// the sqlx pool records it for every query): `linked` relates them at once, `queued` queues
+/// them (`relate_later`), and `linked_by_a_read` is what a read then pays per queued request
+/// to link a full queue, making each request a node. All three stores are at capacity.
+fn bench_request_tables(c: &mut Criterion) {
+    let mut g = c.benchmark_group("request_tables");
+    g.throughput(Throughput::Elements(1));
+    let tables: Arc<[ArtifactId]> = Arc::new([provenance::table_id("orders").unwrap()]);
+    let requests = |next: &mut u64, n: u64| -> Vec<ArtifactId> {
+        (0..n)
+            .map(|_| {
+                *next += 1;
+                provenance::request_id(&format!("bench-{next}")).unwrap()
+            })
+            .collect()
+    };
+    let full = || {
+        let store = Store::with_config(Config::new().event_capacity(AT_CAPACITY));
+        let mut next = 0;
+        for req in requests(&mut next, 2 * AT_CAPACITY as u64) {
+            store.relate(&req, Relation::Read, &tables[0]).unwrap();
+        }
+        assert_eq!(store.stats().events(), AT_CAPACITY as u64);
+        (store, next)
+    };
+    for (name, later) in [("linked", false), ("queued", true)] {
+        let (store, mut next) = full();
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let work = requests(&mut next, iters);
+                let start = Instant::now();
+                for req in &work {
+                    if later {
+                        store.relate_later(black_box(req), Relation::Read, tables.clone());
+                    } else {
+                        store
+                            .relate(black_box(req), Relation::Read, &tables[0])
+                            .unwrap();
+                    }
+                }
+                start.elapsed()
+            })
+        });
+        let stats = store.stats();
+        assert_eq!(stats.events(), AT_CAPACITY as u64, "{stats:?}");
+    }
+    let (store, mut next) = full();
+    linked_by_a_read(&mut g, "linked_by_a_read", &store, 1, || {
+        let req = requests(&mut next, 1).remove(0);
+        store.relate_later(&req, Relation::Read, tables.clone());
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = bench_record, bench_record_2_threads, bench_related, bench_downstream, bench_rows
+    targets = bench_record, bench_record_2_threads, bench_related, bench_downstream, bench_rows, bench_request_tables
 }
 criterion_main!(benches);

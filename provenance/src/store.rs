@@ -1075,6 +1075,7 @@ impl Store {
             shards.dedup();
             let mut set = self.lock_set(&shards);
             let mut created = 0;
+            let mut made_froms = SmallVec::new();
             let full =
                 self.inner.events.load(Ordering::Relaxed) >= self.inner.config.event_capacity;
             let result = link_group(
@@ -1087,16 +1088,25 @@ impl Store {
                 now,
                 due,
                 &mut created,
+                &mut made_froms,
                 late.as_deref_mut(),
                 full,
             );
             // What the group created is counted in even if it stopped early (a full shard).
             // The shard that received the records gives up its own oldest first; past
             // `keep`, that can be this call's own records once their edges are made (a
-            // capacity smaller than the batch), as `relate_all` would give them up.
+            // capacity smaller than the batch), as `relate_all` would give them up. A from
+            // made here (a request queued late) is paid for in its own shard, as `relate`
+            // pays: the targets' shard may hold no events at all (a table's).
+            let h = &self.inner.hasher;
+            for pf in made_froms {
+                let n = self.admit(1);
+                due.owed += n - set
+                    .at(pf)
+                    .evict_oldest(h, shards[pf], n, 1, &mut due.evicted);
+            }
             let n = self.admit(created);
             let pt = position(&shards, st);
-            let h = &self.inner.hasher;
             due.owed += n - set.at(pt).evict_oldest(h, st, n, 1, &mut due.evicted);
             if let Err(e) = result {
                 failed.get_or_insert(e);
@@ -2067,7 +2077,8 @@ fn position(shards: &[usize], shard: usize) -> usize {
 }
 
 /// [`Store::relate_many`] for the `tos` of one shard (`group`: shard, hash, index into
-/// `tos`), under `set`. Counts the events it creates in `created`, even when it fails.
+/// `tos`), under `set`. Counts the events it creates in `created` (targets) and
+/// `made_froms` (the position in `set` of each from it made), even when it fails.
 #[allow(clippy::too_many_arguments)]
 fn link_group(
     set: &mut LockSet<'_>,
@@ -2079,6 +2090,7 @@ fn link_group(
     now: u64,
     due: &mut Settlement,
     created: &mut usize,
+    made_froms: &mut SmallVec<[usize; 4]>,
     mut late: Option<&mut Late<'_>>,
     full: bool,
 ) -> Result<(), Error> {
@@ -2107,7 +2119,7 @@ fn link_group(
         let r = shard.node_ref(sf, i);
         if new {
             due.protect.push(r);
-            *created += 1;
+            made_froms.push(pf);
         }
         from_nodes.push(Some((i, r, pf)));
     }
