@@ -644,15 +644,15 @@ pub fn current() -> Current {
         let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() else {
             return;
         };
-        let Some(span) = registry.span(id) else {
-            return;
-        };
-        for s in span.scope() {
+        // Walk up with `parent()`: `scope()` would look the current span up a second time.
+        let mut span = registry.span(id);
+        while let Some(s) = span {
             if let Some(data) = s.extensions().get::<SpanDatas>().and_then(|d| d.any()) {
                 now.function = data.site.function.clone();
                 now.activity = data.activity.clone();
                 break;
             }
+            span = s.parent();
         }
     });
     if now.activity.is_none() {
