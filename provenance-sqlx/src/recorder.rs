@@ -62,6 +62,9 @@ pub(crate) struct Entry {
     ddl: bool,
     /// A hash of the request or job that last recorded its table edges for this statement.
     last_activity: AtomicU64,
+    /// One more than the [`Recorder::keys_epoch`] in which every key of `row_tables` was
+    /// known (0: not yet).
+    keys_known: AtomicU64,
     /// Where the key columns are in this statement's rows, once every key is known, and the
     /// [`Recorder::keys_epoch`] it was worked out in (a key forgotten since makes it stale).
     layout: Mutex<Option<(u64, Arc<[KeyColumns]>)>>,
@@ -81,6 +84,7 @@ impl Entry {
         let mut entry = Entry {
             ddl,
             last_activity: AtomicU64::new(0),
+            keys_known: AtomicU64::new(0),
             analysis: None,
             reads: Arc::new([]),
             writes: Arc::new([]),
@@ -255,7 +259,8 @@ pub(crate) struct Recorder {
     hasher: DefaultHashBuilder,
     analyses: Box<[Mutex<AnalysisShard>]>,
     keys: Mutex<HashMap<TableName, Arc<[String]>>>,
-    /// Counts the times keys were forgotten, so that statements' cached layouts follow.
+    /// Counts the times keys were forgotten (or all dropped, the cache full), so that
+    /// statements' cached layouts and known keys follow.
     keys_epoch: AtomicU64,
     /// Per request or job (by its ID's hash): what it read last. Kept here rather than read
     /// back from the graph, whose neighbour list of a long job grows with every record.
@@ -352,17 +357,25 @@ impl Recorder {
         entry
     }
 
-    /// Tables of `entry`'s result rows whose primary key is not known yet.
+    /// Tables of `entry`'s result rows whose primary key is not known yet. Once all are
+    /// known, the entry remembers it until a key is forgotten (the epoch moves), so that a
+    /// query does not look its tables up again.
     pub(crate) fn unknown_keys<'e>(&self, entry: &'e Entry) -> SmallVec<[&'e TableName; 2]> {
-        if entry.row_tables.is_empty() {
+        let epoch = self.keys_epoch.load(Ordering::Relaxed);
+        if entry.row_tables.is_empty() || entry.keys_known.load(Ordering::Relaxed) == epoch + 1 {
             return SmallVec::new();
         }
         let keys = self.keys.lock();
-        entry
+        let unknown: SmallVec<[&'e TableName; 2]> = entry
             .row_tables
             .iter()
             .filter(|t| !keys.contains_key(*t))
-            .collect()
+            .collect();
+        if unknown.is_empty() {
+            // Read before the lock: a key forgotten since has moved the epoch past it.
+            entry.keys_known.store(epoch + 1, Ordering::Relaxed);
+        }
+        unknown
     }
 
     /// Finds the primary keys of `tables` on `conn` and remembers them. A failed catalog
@@ -377,6 +390,7 @@ impl Recorder {
                 let mut keys = self.keys.lock();
                 if keys.len() >= KEY_CACHE {
                     keys.clear();
+                    self.keys_epoch.fetch_add(1, Ordering::Relaxed);
                 }
                 keys.insert(table.clone(), columns.into());
             }
