@@ -36,15 +36,19 @@
 //! was queued: a late-linked event takes its place in the eviction order by that time (also
 //! one that another write made meanwhile), and neither a request or job of the batch nor a
 //! target that were evicted meanwhile are made again (a target older than everything its
-//! shard holds in a full store is counted in [`Stats::unlinked`] instead). What eviction
+//! shard holds in a full store is counted in [`Stats::unlinked`] instead). A request or job
+//! is not made when its batch is queued, only looked up: one not in the store yet is made by
+//! the read, with the queue time, unless it is as old as a target that would not be. What eviction
 //! decided before the read, it decided without the queued targets: a queued record that
 //! another write made before the read was placed by that write's time until the read, so
 //! which of two records of about the same age survived can differ from linking at once. Writes
-//! do not wait: adding edges commutes. Only events are queued (a structural target is linked
-//! at once). The queue holds at most
+//! do not wait: adding edges commutes. `relate_many_later` queues only events (a structural
+//! target is linked at once). The queue holds at most
 //! [`Config::event_capacity`] targets; past that, its oldest are dropped unlinked and counted
 //! in [`Stats::unlinked`], so a service that records much and asks little pays for the graph
-//! only for what it asks about.
+//! only for what it asks about. [`Store::relate_later`] queues a request's edges to its tables
+//! in a queue of their own, at most [`Config::event_capacity`] batches, so that rows read
+//! again and again cannot push them out.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
@@ -557,15 +561,17 @@ struct Deferred {
     batches: VecDeque<DeferredBatch>,
     /// Targets in `batches`.
     tos: usize,
+    /// Batches of [`Store::relate_later`], at most the event capacity of them.
+    tables: VecDeque<DeferredBatch>,
     /// Targets dropped unlinked; see [`Stats::unlinked`].
     unlinked: u64,
 }
 
 /// How [`Store::catch_up`] links a queued batch, at its queue time.
 struct Late<'a> {
-    /// Per from: the node a request or job was made when the batch was queued; one evicted
-    /// since links nothing. A from without one is made if needed, unless it is an event that
-    /// has aged as a target does.
+    /// Per from: the node a request or job was when the batch was queued (it is only looked
+    /// up then); one evicted since links nothing. A from without one is made if needed, unless
+    /// it is an event that has aged as a target does.
     alive: &'a [Option<NodeRef>],
     /// Targets not made, or not linked from an aged from: in a full store, absent and older
     /// than their shard's oldest event.
@@ -912,11 +918,12 @@ impl Store {
     /// this call, unless the store is full and holds nothing older than it in that shard
     /// (made now, it would have been evicted by then).
     ///
-    /// The edges share the bounded queue of [`Store::relate_many_later`]: each of `tos`
-    /// takes a place, and past the event capacity the oldest are dropped and counted in
-    /// [`Stats::unlinked`], whatever their kind. So it suits the edges of an event, which a
-    /// full store gives up with it; the sqlx pool queues a request's edges to the tables its
-    /// queries touch this way. `tos` is shared, not copied: a cached statement's tables are
+    /// Each call is one batch in a queue of its own (not the one of
+    /// [`Store::relate_many_later`], whose rows read again and again would push these edges
+    /// out while their request lives). It holds at most [`Config::event_capacity`] batches;
+    /// past that the oldest is dropped and its targets counted in [`Stats::unlinked`]. The
+    /// sqlx pool queues a request's edges to the tables its queries touch this way, once per
+    /// statement and request. `tos` is shared, not copied: a cached statement's tables are
     /// queued with a reference count.
     ///
     /// ```
@@ -964,6 +971,28 @@ impl Store {
             return;
         }
         let mut d = self.inner.deferred.lock();
+        if matches!(tos, Targets::Shared { .. }) {
+            // A request's edges to its tables have a queue of their own, bounded by batches:
+            // rows read again and again must not push them out while the request lives.
+            let added = tos.len();
+            d.tables.push_back(DeferredBatch {
+                froms: kept,
+                alive,
+                tos,
+                at: now_nanos(),
+            });
+            let mut dropped = 0;
+            while d.tables.len() > capacity {
+                dropped += d.tables.pop_front().map_or(0, |b| b.tos.len());
+            }
+            d.unlinked += dropped as u64;
+            // Counted before the lock is released, as below.
+            self.inner.deferred_tos.fetch_add(added, Ordering::Release);
+            self.inner
+                .deferred_tos
+                .fetch_sub(dropped, Ordering::Release);
+            return;
+        }
         // Never more than the capacity queued: the oldest targets go first, this call's own
         // last (when it alone is larger than the capacity).
         let excess = (d.tos + tos.len()).saturating_sub(capacity);
@@ -971,6 +1000,7 @@ impl Store {
             batches,
             tos: queued,
             unlinked,
+            ..
         } = &mut *d;
         let mut left = excess;
         while left > 0 {
@@ -1015,12 +1045,22 @@ impl Store {
         // One catch-up at a time; a read that finds one running waits for it, so that it
         // does not answer before the batches the other took are linked.
         let _running = self.inner.catching_up.lock();
-        let batches = {
+        let (batches, tables) = {
             let mut d = self.inner.deferred.lock();
             d.tos = 0;
-            std::mem::take(&mut d.batches)
+            (
+                std::mem::take(&mut d.batches),
+                std::mem::take(&mut d.tables),
+            )
         };
-        for batch in batches {
+        // Both queues, oldest first.
+        let mut batches = batches.into_iter().peekable();
+        let mut tables = tables.into_iter().peekable();
+        while let Some(batch) = match (batches.peek(), tables.peek()) {
+            (Some(b), Some(t)) if t.at < b.at => tables.next(),
+            (Some(_), _) => batches.next(),
+            (None, _) => tables.next(),
+        } {
             let froms: SmallVec<[(&ArtifactId, Relation); 3]> =
                 batch.froms.iter().map(|(f, r)| (f, *r)).collect();
             let queued = batch.tos.len();
@@ -1067,6 +1107,7 @@ impl Store {
             })
             .collect();
         order.sort_unstable_by_key(|&(s, _, i)| (s, i));
+        let mut seen: SmallVec<[Option<NodeRef>; 4]> = SmallVec::from_elem(None, froms.len());
         for group in order.chunk_by(|a, b| a.0 == b.0) {
             let st = group[0].0;
             let mut shards: SmallVec<[usize; 5]> =
@@ -1075,7 +1116,7 @@ impl Store {
             shards.dedup();
             let mut set = self.lock_set(&shards);
             let mut created = 0;
-            let mut made_froms = SmallVec::new();
+            let mut made_froms: SmallVec<[usize; 4]> = SmallVec::new();
             let full =
                 self.inner.events.load(Ordering::Relaxed) >= self.inner.config.event_capacity;
             let result = link_group(
@@ -1089,6 +1130,7 @@ impl Store {
                 due,
                 &mut created,
                 &mut made_froms,
+                &mut seen,
                 late.as_deref_mut(),
                 full,
             );
@@ -1098,14 +1140,17 @@ impl Store {
             // capacity smaller than the batch), as `relate_all` would give them up. A from
             // made here (a request queued late) is paid for in its own shard, as `relate`
             // pays: the targets' shard may hold no events at all (a table's).
+            // Admitted together: the count only falls when `settle` runs, so admitting
+            // twice would read the first admission as an excess and evict one too many.
             let h = &self.inner.hasher;
+            let mut n = self.admit(made_froms.len() + created);
             for pf in made_froms {
-                let n = self.admit(1);
-                due.owed += n - set
+                let k = n.min(1);
+                n -= k;
+                due.owed += k - set
                     .at(pf)
-                    .evict_oldest(h, shards[pf], n, 1, &mut due.evicted);
+                    .evict_oldest(h, shards[pf], k, 1, &mut due.evicted);
             }
-            let n = self.admit(created);
             let pt = position(&shards, st);
             due.owed += n - set.at(pt).evict_oldest(h, st, n, 1, &mut due.evicted);
             if let Err(e) = result {
@@ -2091,6 +2136,7 @@ fn link_group(
     due: &mut Settlement,
     created: &mut usize,
     made_froms: &mut SmallVec<[usize; 4]>,
+    seen: &mut SmallVec<[Option<NodeRef>; 4]>,
     mut late: Option<&mut Late<'_>>,
     full: bool,
 ) -> Result<(), Error> {
@@ -2106,7 +2152,9 @@ fn link_group(
     for (k, ((from, _), &(h, sf))) in froms.iter().zip(from_at).enumerate() {
         let pf = position(shards, sf);
         let shard = set.at(pf);
-        if let Some(&Some(r)) = alive.get(k) {
+        // The node it was when queued, or the one an earlier group of this batch found or
+        // made: if that is gone (evicted by the linking itself), it is not made again.
+        if let Some(&Some(r)) = alive.get(k).filter(|a| a.is_some()).or(seen.get(k)) {
             from_nodes.push(shard.live_node(r).map(|_| (r.idx(), r, pf)));
             continue;
         }
@@ -2120,6 +2168,9 @@ fn link_group(
         if new {
             due.protect.push(r);
             made_froms.push(pf);
+        }
+        if is_late && from.kind().is_event() {
+            seen[k] = Some(r);
         }
         from_nodes.push(Some((i, r, pf)));
     }

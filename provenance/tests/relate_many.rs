@@ -755,17 +755,24 @@ fn a_late_request_older_than_everything_a_full_store_holds_is_not_made() {
 }
 
 #[test]
-fn late_edges_share_the_bounded_queue_and_drop_the_oldest() {
+fn late_edges_have_a_queue_of_their_own_bounded_by_batches() {
     let store = Store::with_config(Config::new().event_capacity(2).shards(1));
-    let req = provenance::request_id("r1").unwrap();
     let tables: Vec<ArtifactId> = ["a", "b", "c"].map(|t| table_id(t).unwrap()).to_vec();
-    store.relate_later(&req, Relation::Read, tables);
+    let reqs: Vec<ArtifactId> = (1..=3)
+        .map(|i| provenance::request_id(&format!("r{i}")).unwrap())
+        .collect();
+    // One batch of three tables fits (the bound is in batches) ...
+    store.relate_later(&reqs[0], Relation::Read, tables.clone());
+    assert_eq!(store.stats().unlinked, 0);
+    assert_eq!(store.related(reqs[0].as_str()), tables);
+    // ... and past two batches the oldest goes, counted with its targets.
+    for (req, t) in reqs.iter().zip(&tables) {
+        store.relate_later(req, Relation::Read, vec![t.clone()]);
+    }
     let stats = store.stats();
     assert_eq!(stats.unlinked, 1, "{stats:?}");
-    assert_eq!(
-        store.related(req.as_str()),
-        [table_id("b").unwrap(), table_id("c").unwrap()]
-    );
+    assert_eq!(store.related(reqs[1].as_str()), [tables[1].clone()]);
+    assert_eq!(store.related(reqs[2].as_str()), [tables[2].clone()]);
 }
 
 // A request in the store when its edges are queued, and evicted before the read, is not made
@@ -807,4 +814,118 @@ fn a_late_request_evicted_before_the_read_is_not_made_again() {
         !late.0.iter().any(|r| r.as_str() == "req:r-old"),
         "{late:?}"
     );
+}
+
+// Found in review: a from made by `link_many` is admitted on its own (`admit(1)`), before the group's
+// targets (`admit(created)`). `events` is only lowered when the batch settles, so the second
+// `admit` sees the first's event still counted, and its "over capacity already: catch up by
+// one" evicts one more: a full store ends one event short. `relate` (one admit for both ends)
+// keeps it full. Affects `relate_many` at once too, and every queued batch whose request is
+// new (the sqlx pool's first row batch of every request).
+#[test]
+fn a_new_request_and_a_new_record_in_a_full_store_evict_two_not_three() {
+    for later in [false, true] {
+        let store = Store::with_config(Config::new().event_capacity(10).shards(1));
+        for i in 0..10 {
+            store.touch(&record_id("filler", i).unwrap()).unwrap();
+        }
+        tick();
+        let req = provenance::request_id("r-new").unwrap();
+        let tbl = table_id("orders").unwrap();
+        if later {
+            store
+                .relate_records_later(&[(&req, Relation::Read)], &tbl, vec![1])
+                .unwrap();
+        } else {
+            store
+                .relate_many(
+                    &[(&req, Relation::Read)],
+                    &[record_id("orders", 1).unwrap()],
+                )
+                .unwrap();
+        }
+        let stats = store.stats();
+        assert_eq!(stats.events(), 10, "later={later}: {stats:?}");
+        assert_eq!(stats.total_evicted(), 2, "later={later}: {stats:?}");
+    }
+}
+
+// The same store, one edge at a time: full, two evicted (the reference for the test above).
+#[test]
+fn reference_relate_keeps_a_full_store_full() {
+    let store = Store::with_config(Config::new().event_capacity(10).shards(1));
+    for i in 0..10 {
+        store.touch(&record_id("filler", i).unwrap()).unwrap();
+    }
+    tick();
+    let req = provenance::request_id("r-new").unwrap();
+    store
+        .relate(&req, Relation::Read, &record_id("orders", 1).unwrap())
+        .unwrap();
+    let stats = store.stats();
+    assert_eq!(stats.events(), 10, "{stats:?}");
+    assert_eq!(stats.total_evicted(), 2, "{stats:?}");
+}
+
+// Found in review: a request absent at queue time is made by the first group that links its batch. Made at
+// the queue time, it is the oldest of its shard, so when that group's targets take the store
+// past capacity it evicts itself. The next group no longer has a node to check (`alive` is
+// `None` for it) and `aged` does not fire (the first group's surviving targets have the same
+// queue time), so it makes the request a second time: one request, counted twice.
+#[test]
+fn a_request_made_and_evicted_by_one_group_is_not_made_again_by_the_next() {
+    let mut failures = Vec::new();
+    for trial in 0..40 {
+        let store = Store::with_config(Config::new().event_capacity(4).shards(2));
+        let req = provenance::request_id(&format!("r-{trial}")).unwrap();
+        let tbl = table_id("orders").unwrap();
+        store
+            .relate_records_later(&[(&req, Relation::Read)], &tbl, (1..=4).collect())
+            .unwrap();
+        tick();
+        for i in 0..3 {
+            store
+                .touch(&provenance::request_id(&format!("x-{trial}-{i}")).unwrap())
+                .unwrap();
+        }
+        let stats = store.stats();
+        let reqs = stats.artifacts.get(&Kind::Req).copied().unwrap_or(0)
+            + stats.evicted.get(&Kind::Req).copied().unwrap_or(0);
+        // `req` once, and the three newer ones.
+        if reqs != 4 {
+            failures.push(format!("trial {trial}: {reqs} requests counted: {stats:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+// Found in review: `relate_later` queued a table edge (structural target) in the bounded queue, which drops
+// by queue slots, not by store events. Rows read again take slots without adding events, so a
+// request that is still in the store loses its edge to the table (and, if nothing else
+// names it, the table itself), where `relate` kept both. The pool's `last_activity` check
+// then never queues that statement's table edges again for the same request.
+#[test]
+fn a_live_requests_table_edge_is_not_dropped_by_rows_read_again() {
+    let run = |later: bool| {
+        let store = Store::with_config(Config::new().event_capacity(10).shards(2));
+        let req = provenance::request_id("r1").unwrap();
+        let audit = table_id("audit").unwrap();
+        let hot = table_id("hot").unwrap();
+        if later {
+            store.relate_later(&req, Relation::Read, vec![audit.clone()]);
+        } else {
+            store.relate(&req, Relation::Read, &audit).unwrap();
+        }
+        // The same row, read eleven times by the request (a loop, N+1 on a lookup table).
+        for _ in 0..11 {
+            store
+                .relate_records_later(&[(&req, Relation::Read)], &hot, vec![7])
+                .unwrap();
+        }
+        let related: Vec<ArtifactId> = store.related(req.as_str());
+        (related, store.lookup(audit.as_str()).is_some())
+    };
+    let at_once = run(false);
+    assert!(at_once.1);
+    assert_eq!(run(true), at_once);
 }
