@@ -34,9 +34,12 @@
 //! statement and function; a request or job gets its own each time.
 //!
 //! A result's records are not linked while the rows stream: they are queued with
-//! [`provenance::Store::relate_many_later`], 64 at a time, and linked when the store is next
-//! read (any lookup, query or export), with the time they were queued. A service that records
-//! much and asks little pays a queue slot per row; what is still queued past the store's event
+//! [`provenance::Store::relate_many_later`] (or, for integer keys,
+//! [`provenance::Store::relate_records_later`]), 64 at a time, and linked when the store is
+//! next read (any lookup, query or export), with the time they were queued. A request's or
+//! job's edges to the tables of a query are queued too ([`provenance::Store::relate_later`]),
+//! so a query does not make its request a node. A service that records much and asks little
+//! pays a queue slot per row and per statement; what is still queued past the store's event
 //! capacity is dropped oldest first and counted in [`provenance::Stats::unlinked`].
 //!
 //! Inside a `Transaction`, reads are recorded as they happen; writes are held back and

@@ -383,6 +383,7 @@ impl<'q, DB: Database> Execute<'q, DB> for Rebuilt<DB> {
     }
 }
 
+#[inline]
 fn observe<'q, DB: Driver, E: Execute<'q, DB>>(
     recorder: &Arc<Recorder>,
     query: E,
@@ -396,16 +397,21 @@ fn observe<'q, DB: Driver, E: Execute<'q, DB>>(
 
 type Item<DB> = Either<<DB as Database>::QueryResult, <DB as Database>::Row>;
 
-/// Runs `query` on `conn`, yielding every item as the raw connection does, recording each.
-async fn run_many<DB: Driver>(
-    conn: &mut DB::Connection,
+/// Runs `query` on the connection `conn` gives (the pool's `acquire`, or one at hand),
+/// yielding every item as the raw connection does, recording each. The connection is awaited
+/// here rather than in a future around this one, so that a query's state is one future,
+/// not one moved into another.
+async fn run_many<DB: Driver, C: DerefMut<Target = DB::Connection>>(
+    conn: impl Future<Output = Result<C, Error>>,
     query: Rebuilt<DB>,
     mut observation: Observation<DB>,
-    yielder: &Yielder<Item<DB>>,
+    yielder: Yielder<Item<DB>>,
 ) -> Result<(), Error>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
+    let mut conn = conn.await?;
+    let conn = &mut *conn;
     if !observation.unknown_keys().is_empty() {
         observation.discover_keys(conn).await;
     }
@@ -429,24 +435,22 @@ where
     Ok(())
 }
 
-async fn run_optional<DB: Driver>(
-    conn: &mut DB::Connection,
+/// [`run_many`] for `fetch_optional`.
+async fn run_optional<DB: Driver, C: DerefMut<Target = DB::Connection>>(
+    conn: impl Future<Output = Result<C, Error>>,
     query: Rebuilt<DB>,
-    mut observation: Observation<DB>,
+    observation: Observation<DB>,
 ) -> Result<Option<DB::Row>, Error>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
+    let mut conn = conn.await?;
+    let conn = &mut *conn;
     if !observation.unknown_keys().is_empty() {
         observation.discover_keys(conn).await;
     }
     let result = conn.fetch_optional(query).await;
-    match &result {
-        Ok(Some(row)) => observation.row(row),
-        Ok(None) => {}
-        Err(e) => observation.fail(e),
-    }
-    observation.finish();
+    observation.end_optional(&result);
     result
 }
 
@@ -464,10 +468,9 @@ where
         E: 'q + Execute<'q, DB>,
     {
         let (query, observation) = observe(&self.recorder, query, None);
-        let pool = self.inner.clone();
-        Box::pin(TryAsyncStream::new(move |yielder| async move {
-            let mut conn = pool.acquire().await?;
-            run_many::<DB>(&mut conn, query, observation, &yielder).await
+        let conn = self.inner.acquire();
+        Box::pin(TryAsyncStream::new(move |yielder| {
+            run_many::<DB, _>(conn, query, observation, yielder)
         }))
     }
 
@@ -479,11 +482,11 @@ where
         E: 'q + Execute<'q, DB>,
     {
         let (query, observation) = observe(&self.recorder, query, None);
-        let pool = self.inner.clone();
-        Box::pin(async move {
-            let mut conn = pool.acquire().await?;
-            run_optional::<DB>(&mut conn, query, observation).await
-        })
+        Box::pin(run_optional::<DB, _>(
+            self.inner.acquire(),
+            query,
+            observation,
+        ))
     }
 
     fn prepare_with<'e>(
@@ -517,9 +520,9 @@ where
         E: 'q + Execute<'q, DB>,
     {
         let (query, observation) = observe(&self.recorder, query, self.pending.clone());
-        let conn = self.conn.raw();
-        Box::pin(TryAsyncStream::new(move |yielder| async move {
-            run_many::<DB>(conn, query, observation, &yielder).await
+        let conn = std::future::ready(Ok(self.conn.raw()));
+        Box::pin(TryAsyncStream::new(move |yielder| {
+            run_many::<DB, _>(conn, query, observation, yielder)
         }))
     }
 
@@ -532,8 +535,8 @@ where
         E: 'q + Execute<'q, DB>,
     {
         let (query, observation) = observe(&self.recorder, query, self.pending.clone());
-        let conn = self.conn.raw();
-        Box::pin(run_optional::<DB>(conn, query, observation))
+        let conn = std::future::ready(Ok(self.conn.raw()));
+        Box::pin(run_optional::<DB, _>(conn, query, observation))
     }
 
     fn prepare_with<'e>(

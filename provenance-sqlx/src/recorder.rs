@@ -822,6 +822,16 @@ impl<DB: Driver> Observation<DB> {
         self.recorder.unknown_keys(&self.entry)
     }
 
+    /// The end of a `fetch_optional`: its row, or its error, then [`Observation::finish`].
+    pub(crate) fn end_optional(mut self, result: &Result<Option<DB::Row>, sqlx::Error>) {
+        match result {
+            Ok(Some(row)) => self.row(row),
+            Ok(None) => {}
+            Err(e) => self.fail(e),
+        }
+        self.finish();
+    }
+
     /// The query failed. The primary keys looked up for it are forgotten: the error may be
     /// that its table does not exist (yet), and an empty key must not stick.
     pub(crate) fn fail(&mut self, error: &sqlx::Error) {
@@ -910,12 +920,21 @@ impl<DB: Driver> Observation<DB> {
             let _ = store.count(&who, "unanalysed_queries", 1);
             return;
         }
+        // A statement run again by the same request or job (a loop over rows, N+1 queries)
+        // has recorded its table edges for it already: the last unit of work is remembered
+        // per statement. (Inside a transaction they may be rolled back: not skipped.)
+        let repeat = self.pending.is_none()
+            && self
+                .unit_hash()
+                .is_some_and(|h| entry.last_activity.swap(h, Ordering::Relaxed) == h);
         // Table-level edges of a structural actor (a `fn:`) are the same every time: record
         // them once per statement. A request or job is new each time.
         // (Inside a transaction they may be rolled back, so they are not marked as done.)
-        let once = who.kind().is_event()
-            || self.pending.is_some()
-            || entry.first_link(self.recorder.hasher.hash_one(who.as_str()));
+        let once = if who.kind().is_event() {
+            !repeat
+        } else {
+            self.pending.is_some() || entry.first_link(self.recorder.hasher.hash_one(who.as_str()))
+        };
         if once {
             self.emit_all(&who, Relation::Read, &entry.reads, false);
             self.emit_all(&who, Relation::Produced, &entry.writes, true);
@@ -927,16 +946,7 @@ impl<DB: Driver> Observation<DB> {
         // The request or job around a function touched the tables too: "what did this
         // request touch" must answer even when a query returned no rows (a 404). Its own
         // edges, since a function's are shared by every request that ran it.
-        // A statement run again by the same request (a loop over rows, N+1 queries) has
-        // recorded these already: the last activity is remembered per statement.
-        // (An activity is the unit of work, so its hash is the unit's.)
-        let activity = self.actor.activity.clone();
-        let repeat = activity.is_some()
-            && self.pending.is_none()
-            && self
-                .unit_hash()
-                .is_some_and(|h| entry.last_activity.swap(h, Ordering::Relaxed) == h);
-        if let Some(activity) = activity.filter(|_| !repeat) {
+        if let Some(activity) = self.actor.activity.clone().filter(|_| !repeat) {
             self.emit_all(&activity, Relation::Read, &entry.reads, false);
             self.emit_all(&activity, Relation::Produced, &entry.writes, true);
         }

@@ -1202,3 +1202,43 @@ async fn many_written_records_are_each_recorded_and_the_first_derive_from_the_re
         assert_eq!(sources, expected, "{rec}");
     }
 }
+
+// Found in review: a request reads an empty table once, then the same row of another table eleven times (a
+// loop; store capacity 10). The store holds two events (the request and the row), so linked at
+// once the request keeps its edge to `audit`; queued, the edge waits in the bounded queue,
+// which counts slots (a row and a table edge per query), not events, and drops it.
+#[tokio::test]
+async fn a_live_request_keeps_its_edge_to_a_table_it_read_earlier() {
+    let store = Store::with_config(provenance::Config::new().event_capacity(10).shards(2));
+    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
+    sqlx::raw_sql(
+        "CREATE TABLE audit (id INTEGER PRIMARY KEY); \
+         CREATE TABLE hot (id INTEGER PRIMARY KEY); INSERT INTO hot (id) VALUES (7);",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    scope(
+        Context::from_iter([("request_id", "req:r1".to_owned())]),
+        async {
+            sqlx::query("SELECT id FROM audit")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            for _ in 0..11 {
+                sqlx::query("SELECT id FROM hot WHERE id = 7")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            }
+        },
+    )
+    .await;
+    let stats = store.stats();
+    assert!(store.lookup("req:r1").is_some(), "{stats:?}");
+    assert!(
+        has_edge(&store, "req:r1", Relation::Read, "tbl:audit"),
+        "{:?} {stats:?}",
+        store.related("req:r1")
+    );
+}
