@@ -721,24 +721,34 @@ fn edges_queued_from_a_late_request_read_back_as_if_linked_at_once() {
     assert_eq!(seen[0].len(), 2, "{seen:?}");
 }
 
+/// `req` reads `tbl`, queued (`relate_later`) or linked at once.
+fn read_table(store: &Store, later: bool, req: &ArtifactId, tbl: &ArtifactId) {
+    if later {
+        store.relate_later(req, Relation::Read, vec![tbl.clone()]);
+    } else {
+        store.relate(req, Relation::Read, tbl).unwrap();
+    }
+}
+
+/// `n` requests, each newer than everything before it.
+fn newer_requests(store: &Store, n: usize) {
+    for i in 0..n {
+        tick();
+        store
+            .touch(&provenance::request_id(&format!("r-new-{i}")).unwrap())
+            .unwrap();
+    }
+}
+
 #[test]
 fn a_late_request_older_than_everything_a_full_store_holds_is_not_made() {
     let run = |later: bool| {
         let store = Store::with_config(Config::new().event_capacity(3).shards(1));
         let old = provenance::request_id("r-old").unwrap();
         let tbl = table_id("orders").unwrap();
-        if later {
-            store.relate_later(&old, Relation::Read, vec![tbl.clone()]);
-        } else {
-            store.relate(&old, Relation::Read, &tbl).unwrap();
-        }
+        read_table(&store, later, &old, &tbl);
         // Three newer requests fill the store: linked at once, the old one is evicted.
-        for i in 0..3 {
-            tick();
-            store
-                .touch(&provenance::request_id(&format!("r-new-{i}")).unwrap())
-                .unwrap();
-        }
+        newer_requests(&store, 3);
         let stats = store.stats();
         (
             store.ids_of(Kind::Req),
@@ -789,17 +799,8 @@ fn a_late_request_evicted_before_the_read_is_not_made_again() {
             .touch(&provenance::request_id("r-mid").unwrap())
             .unwrap();
         tick();
-        if later {
-            store.relate_later(&old, Relation::Read, vec![tbl.clone()]);
-        } else {
-            store.relate(&old, Relation::Read, &tbl).unwrap();
-        }
-        for i in 0..2 {
-            tick();
-            store
-                .touch(&provenance::request_id(&format!("r-new-{i}")).unwrap())
-                .unwrap();
-        }
+        read_table(&store, later, &old, &tbl);
+        newer_requests(&store, 2);
         let stats = store.stats();
         (
             store.ids_of(Kind::Req),
@@ -816,15 +817,16 @@ fn a_late_request_evicted_before_the_read_is_not_made_again() {
     );
 }
 
-// Found in review: a from made by `link_many` is admitted on its own (`admit(1)`), before the group's
-// targets (`admit(created)`). `events` is only lowered when the batch settles, so the second
-// `admit` sees the first's event still counted, and its "over capacity already: catch up by
-// one" evicts one more: a full store ends one event short. `relate` (one admit for both ends)
-// keeps it full. Affects `relate_many` at once too, and every queued batch whose request is
-// new (the sqlx pool's first row batch of every request).
+// Found in review: a from made by `link_many` is admitted on its own (`admit(1)`), before the
+// group's targets (`admit(created)`). `events` is only lowered when the batch settles, so the
+// second `admit` sees the first's event still counted, and its "over capacity already: catch up by
+// one" evicts one more: a full store ends one event short. `relate` (one admit for both ends) keeps
+// it full. Affects `relate_many` at once too, and every queued batch whose request is new (the sqlx
+// pool's first row batch of every request).
 #[test]
 fn a_new_request_and_a_new_record_in_a_full_store_evict_two_not_three() {
-    for later in [false, true] {
+    // One edge at a time (`relate`, the reference), in one batch at once, and queued.
+    for how in ["relate", "relate_many", "relate_records_later"] {
         let store = Store::with_config(Config::new().event_capacity(10).shards(1));
         for i in 0..10 {
             store.touch(&record_id("filler", i).unwrap()).unwrap();
@@ -832,46 +834,27 @@ fn a_new_request_and_a_new_record_in_a_full_store_evict_two_not_three() {
         tick();
         let req = provenance::request_id("r-new").unwrap();
         let tbl = table_id("orders").unwrap();
-        if later {
-            store
+        let rec = record_id("orders", 1).unwrap();
+        match how {
+            "relate" => store.relate(&req, Relation::Read, &rec).unwrap(),
+            "relate_many" => store
+                .relate_many(&[(&req, Relation::Read)], std::slice::from_ref(&rec))
+                .unwrap(),
+            _ => store
                 .relate_records_later(&[(&req, Relation::Read)], &tbl, vec![1])
-                .unwrap();
-        } else {
-            store
-                .relate_many(
-                    &[(&req, Relation::Read)],
-                    &[record_id("orders", 1).unwrap()],
-                )
-                .unwrap();
+                .unwrap(),
         }
         let stats = store.stats();
-        assert_eq!(stats.events(), 10, "later={later}: {stats:?}");
-        assert_eq!(stats.total_evicted(), 2, "later={later}: {stats:?}");
+        assert_eq!(stats.events(), 10, "{how}: {stats:?}");
+        assert_eq!(stats.total_evicted(), 2, "{how}: {stats:?}");
     }
 }
 
-// The same store, one edge at a time: full, two evicted (the reference for the test above).
-#[test]
-fn reference_relate_keeps_a_full_store_full() {
-    let store = Store::with_config(Config::new().event_capacity(10).shards(1));
-    for i in 0..10 {
-        store.touch(&record_id("filler", i).unwrap()).unwrap();
-    }
-    tick();
-    let req = provenance::request_id("r-new").unwrap();
-    store
-        .relate(&req, Relation::Read, &record_id("orders", 1).unwrap())
-        .unwrap();
-    let stats = store.stats();
-    assert_eq!(stats.events(), 10, "{stats:?}");
-    assert_eq!(stats.total_evicted(), 2, "{stats:?}");
-}
-
-// Found in review: a request absent at queue time is made by the first group that links its batch. Made at
-// the queue time, it is the oldest of its shard, so when that group's targets take the store
-// past capacity it evicts itself. The next group no longer has a node to check (`alive` is
-// `None` for it) and `aged` does not fire (the first group's surviving targets have the same
-// queue time), so it makes the request a second time: one request, counted twice.
+// Found in review: a request absent at queue time is made by the first group that links its batch.
+// Made at the queue time, it is the oldest of its shard, so when that group's targets take the
+// store past capacity it evicts itself. The next group no longer has a node to check (`alive` is
+// `None` for it) and `aged` does not fire (the first group's surviving targets have the same queue
+// time), so it makes the request a second time: one request, counted twice.
 #[test]
 fn a_request_made_and_evicted_by_one_group_is_not_made_again_by_the_next() {
     let mut failures = Vec::new();
@@ -899,11 +882,11 @@ fn a_request_made_and_evicted_by_one_group_is_not_made_again_by_the_next() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-// Found in review: `relate_later` queued a table edge (structural target) in the bounded queue, which drops
-// by queue slots, not by store events. Rows read again take slots without adding events, so a
-// request that is still in the store loses its edge to the table (and, if nothing else
-// names it, the table itself), where `relate` kept both. The pool's `last_activity` check
-// then never queues that statement's table edges again for the same request.
+// Found in review: `relate_later` queued a table edge (structural target) in the bounded queue,
+// which drops by queue slots, not by store events. Rows read again take slots without adding
+// events, so a request that is still in the store loses its edge to the table (and, if nothing else
+// names it, the table itself), where `relate` kept both. The pool's `last_activity` check then
+// never queues that statement's table edges again for the same request.
 #[test]
 fn a_live_requests_table_edge_is_not_dropped_by_rows_read_again() {
     let run = |later: bool| {
