@@ -31,7 +31,8 @@
 //! attributed per query.
 //!
 //! A table-level edge of a function is the same every time, so it is recorded once per
-//! statement and function; a request or job gets its own each time.
+//! statement and function; a request or job gets its own, once per statement it runs (again
+//! after another request or job ran that statement).
 //!
 //! A result's records are not linked while the rows stream: they are queued with
 //! [`provenance::Store::relate_many_later`] (or, for integer keys,

@@ -60,8 +60,11 @@ pub(crate) struct Entry {
     row_tables: Vec<TableName>,
     /// The statement is DDL (`CREATE`, `ALTER`, `DROP`, `RENAME`, `TRUNCATE`).
     ddl: bool,
-    /// A hash of the request or job that last recorded its table edges for this statement.
+    /// A hash of the request or job that last recorded its table edges for this statement,
+    /// as the activity around a function.
     last_activity: AtomicU64,
+    /// The same, for a request or job that ran the statement itself (no function span).
+    last_actor: AtomicU64,
     /// One more than the [`Recorder::keys_epoch`] in which every key of `row_tables` was
     /// known (0: not yet).
     keys_known: AtomicU64,
@@ -84,6 +87,7 @@ impl Entry {
         let mut entry = Entry {
             ddl,
             last_activity: AtomicU64::new(0),
+            last_actor: AtomicU64::new(0),
             keys_known: AtomicU64::new(0),
             analysis: None,
             reads: Arc::new([]),
@@ -921,16 +925,23 @@ impl<DB: Driver> Observation<DB> {
             return;
         }
         // A statement run again by the same request or job (a loop over rows, N+1 queries)
-        // has recorded its table edges for it already: the last unit of work is remembered
-        // per statement. (Inside a transaction they may be rolled back: not skipped.)
+        // has recorded its edges for it already: the last unit of work is remembered per
+        // statement, apart for a unit that ran it itself (its own edges, columns included)
+        // and one around a function (its table edges only). (Inside a transaction they may be
+        // rolled back: never skipped.)
+        let itself = who.kind().is_event();
+        let last = match itself {
+            true => &entry.last_actor,
+            false => &entry.last_activity,
+        };
         let repeat = self.pending.is_none()
             && self
                 .unit_hash()
-                .is_some_and(|h| entry.last_activity.swap(h, Ordering::Relaxed) == h);
+                .is_some_and(|h| last.swap(h, Ordering::Relaxed) == h);
         // Table-level edges of a structural actor (a `fn:`) are the same every time: record
-        // them once per statement. A request or job is new each time.
-        // (Inside a transaction they may be rolled back, so they are not marked as done.)
-        let once = if who.kind().is_event() {
+        // them once per statement and function. A request's or job's, once per statement
+        // run in a row by it.
+        let once = if itself {
             !repeat
         } else {
             self.pending.is_some() || entry.first_link(self.recorder.hasher.hash_one(who.as_str()))

@@ -1242,3 +1242,55 @@ async fn a_live_request_keeps_its_edge_to_a_table_it_read_earlier() {
         store.related("req:r1")
     );
 }
+
+// Found in review: a request that ran a statement inside a function (its edges then are only the
+// activity's table edges) and then runs it itself (no function span) must get its own
+// `produced col:` edge, as it did before `repeat` also gated the actor's own edges.
+#[tokio::test]
+async fn a_request_that_runs_a_write_itself_after_running_it_in_a_function_produces_its_columns() {
+    let store = Store::new();
+    let pool = provenance_sqlx::SqlitePool::new(common::sqlite().await, store.clone());
+    sqlx::query("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    #[tracing::instrument(skip(pool))]
+    async fn add_item(pool: &provenance_sqlx::SqlitePool) {
+        sqlx::query("INSERT INTO items (name) VALUES ('a')")
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+
+    let subscriber = tracing_subscriber::registry().with(SpanLayer::new(store.clone()));
+    let _guard = tracing::subscriber::set_default(subscriber);
+    scope(request("mixed"), async {
+        add_item(&pool).await;
+        // The same statement, by the request itself.
+        sqlx::query("INSERT INTO items (name) VALUES ('a')")
+            .execute(&pool)
+            .await
+            .unwrap();
+    })
+    .await;
+    // The control: the request alone gets it.
+    scope(request("alone"), async {
+        sqlx::query("INSERT INTO items (name) VALUES ('a')")
+            .execute(&pool)
+            .await
+            .unwrap();
+    })
+    .await;
+    assert!(has_edge(
+        &store,
+        "req:alone",
+        Relation::Produced,
+        "col:items.name"
+    ));
+    assert!(
+        has_edge(&store, "req:mixed", Relation::Produced, "col:items.name"),
+        "{:?}",
+        targets(&store, "req:mixed", Relation::Produced)
+    );
+}

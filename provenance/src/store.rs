@@ -491,11 +491,12 @@ pub struct Stats {
     /// query" was recorded (counted by `provenance-sqlx`).
     pub unanalysed_queries: u64,
     /// Targets of [`Store::relate_many_later`] (and of its kin [`Store::relate_records_later`]
-    /// and [`Store::relate_later`]) dropped before a read linked them: the oldest
-    /// when the queue held the event capacity, those that a read found older than
-    /// everything their shard still held in a full store (linked at once, they would have been
-    /// evicted by then; they are not made only to be evicted), and those whose batch had no
-    /// request or job left to link them from (evicted, or too old to be made). Each drop counts, with the
+    /// and [`Store::relate_later`]) dropped before a read linked them: the oldest when the
+    /// queue held the event capacity (in targets; for `relate_later`'s own queue, in
+    /// batches), those that a read found older than everything their shard still held in a
+    /// full store (linked at once, they would have been evicted by then; they are not made
+    /// only to be evicted), and those whose batch had no request or job left to link them
+    /// from (evicted, or too old to be made). Each drop counts, with the
     /// edges its batch would have given it; the artifact itself may be in the store all the
     /// same (linked by something else, or queued again).
     pub unlinked: u64,
@@ -582,7 +583,7 @@ struct DeferredBatch {
     froms: SmallVec<[(ArtifactId, Relation); 3]>,
     /// Per from: the node an event (a request, a job) was when the batch was queued. If it
     /// is evicted before the batch is linked, its edges go with it, as they would have.
-    /// `None` for a structural from, and for an event queued by [`Store::relate_later`].
+    /// `None` for a structural from, and for an event not in the store when it was queued.
     alive: SmallVec<[Option<NodeRef>; 3]>,
     tos: Targets,
     /// When it was queued: the time its new artifacts were first seen.
@@ -1143,7 +1144,7 @@ impl Store {
             // Admitted together: the count only falls when `settle` runs, so admitting
             // twice would read the first admission as an excess and evict one too many.
             let h = &self.inner.hasher;
-            let mut n = self.admit(made_froms.len() + created);
+            let mut n = self.admit(made_froms.len() + created, due);
             for pf in made_froms {
                 let k = n.min(1);
                 n -= k;
@@ -1194,7 +1195,7 @@ impl Store {
             if new {
                 due.protect.push(r);
             }
-            let n = self.admit(usize::from(new));
+            let n = self.admit(usize::from(new), due);
             due.owed += n - shard.evict_oldest(h, sf, n, 1, &mut due.evicted);
             return Ok(());
         }
@@ -1213,7 +1214,7 @@ impl Store {
             if new_b {
                 due.protect.push(rb);
             }
-            let n = self.admit(usize::from(new_b));
+            let n = self.admit(usize::from(new_b), due);
             due.owed += n - shard.evict_oldest(h, st, n, 1, &mut due.evicted);
         }
 
@@ -1229,7 +1230,7 @@ impl Store {
                 Ok(found) => found,
                 Err(e) => {
                     // `from` may be new: it counts in, and may need room made for it.
-                    let n = self.admit(usize::from(new_a));
+                    let n = self.admit(usize::from(new_a), due);
                     due.owed += n - pair.a().evict_oldest(h, sf, n, 1, &mut due.evicted);
                     return Err(e);
                 }
@@ -1248,7 +1249,7 @@ impl Store {
             (ia, ra, !from_kind.is_event()),
             (ib, rb, !to_kind.is_event()),
         );
-        let n = self.admit(usize::from(new_a) + usize::from(new_b));
+        let n = self.admit(usize::from(new_a) + usize::from(new_b), due);
         // Each shard that received a new event gives up its own oldest, so that the shard of
         // a hot structural origin is not drained for everyone else's records.
         if sf == st {
@@ -1265,12 +1266,15 @@ impl Store {
     }
 
     /// Counts `new` events in; returns how many must be evicted to stay within capacity.
-    fn admit(&self, new: usize) -> usize {
+    /// `due` is what this call has evicted or owes so far: the count only falls when it is
+    /// settled, and its own unsettled evictions are not an excess to catch up on.
+    fn admit(&self, new: usize, due: &Settlement) -> usize {
         if new == 0 {
             return 0;
         }
         let capacity = self.inner.config.event_capacity;
         let before = self.inner.events.fetch_add(new, Ordering::Relaxed);
+        let before = before.saturating_sub(due.evicted.len() + due.owed);
         // Over capacity already (an earlier call could not evict enough): catch up by one.
         (before + new).saturating_sub(capacity).min(new + 1)
     }
@@ -1452,7 +1456,7 @@ impl Store {
                     _ => LogId::new(id),
                 };
                 due.protect_log = Some((s, shard.log_request(h, log_id, record, now)));
-                let n = self.admit(1);
+                let n = self.admit(1, &due);
                 due.owed = n - shard.evict_oldest(&self.inner.hasher, s, n, 1, &mut due.evicted);
                 drop(shard);
                 self.settle(due);
@@ -1565,7 +1569,7 @@ impl Store {
             if new {
                 due.protect.push(r);
             }
-            let n = self.admit(usize::from(new));
+            let n = self.admit(usize::from(new), &due);
             due.owed = n - shard.evict_oldest(&self.inner.hasher, s, n, 1, &mut due.evicted);
         }
         self.settle(due);
@@ -2158,7 +2162,7 @@ fn link_group(
             from_nodes.push(shard.live_node(r).map(|_| (r.idx(), r, pf)));
             continue;
         }
-        // An event queued without a node (`Store::relate_later`) ages as a target does.
+        // An event not in the store when its batch was queued ages as a target does.
         if late.is_some() && full && from.kind().is_event() && aged(shard, sf, h, from, now) {
             from_nodes.push(None);
             continue;

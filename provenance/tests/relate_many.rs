@@ -912,3 +912,28 @@ fn a_live_requests_table_edge_is_not_dropped_by_rows_read_again() {
     assert!(at_once.1);
     assert_eq!(run(true), at_once);
 }
+
+// Found in review (older than the late requests): the admission of one group is only settled after the whole batch, so a second
+// group (targets in another shard) sees the first group's events still counted and "catches
+// up by one": a full store ends short. `relate` one at a time keeps it full.
+#[test]
+fn two_groups_into_a_full_store_keep_it_full() {
+    for later in [false, true] {
+        let store = Store::with_config(Config::new().event_capacity(10).shards(4));
+        for i in 0..10 {
+            store.touch(&record_id("filler", i).unwrap()).unwrap();
+        }
+        tick();
+        let f = function_id("shop::orders", "list").unwrap();
+        // Records in at least two shards.
+        let recs: Vec<ArtifactId> = (1..=8).map(|i| record_id("orders", i).unwrap()).collect();
+        if later {
+            store.relate_many_later(&[(&f, Relation::Read)], recs.clone());
+        } else {
+            store.relate_many(&[(&f, Relation::Read)], &recs).unwrap();
+        }
+        let stats = store.stats();
+        assert_eq!(stats.events(), 10, "later={later}: {stats:?}");
+        assert_eq!(stats.total_evicted(), 8, "later={later}: {stats:?}");
+    }
+}
