@@ -38,8 +38,8 @@
 //! target that were evicted meanwhile are made again (a target older than everything its
 //! shard holds in a full store is counted in [`Stats::unlinked`] instead). A request or job
 //! is not made when its batch is queued, only looked up: one not in the store yet is made by
-//! the read, with the queue time, unless it is as old as a target that would not be. What eviction
-//! decided before the read, it decided without the queued targets: a queued record that
+//! the read, with the queue time, unless it is as old as a target that would not be. What
+//! eviction decided before the read, it decided without the queued targets: a queued record that
 //! another write made before the read was placed by that write's time until the read, so
 //! which of two records of about the same age survived can differ from linking at once. Writes
 //! do not wait: adding edges commutes. `relate_many_later` queues only events (a structural
