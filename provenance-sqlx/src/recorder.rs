@@ -810,14 +810,12 @@ impl<DB: Driver> Observation<DB> {
     /// Finds the primary keys of the tables this query's rows come from, on the query's own
     /// connection (so a pool of one connection cannot deadlock, and a table created earlier in
     /// the same transaction is visible), once per table.
-    pub(crate) async fn discover_keys(&self, conn: &mut DB::Connection) {
-        let tables = self.unknown_keys();
-        if !tables.is_empty() {
-            self.recorder.discover_keys::<DB>(conn, &tables).await;
-        }
+    /// `tables` are [`Observation::unknown_keys`].
+    pub(crate) async fn discover_keys(&self, conn: &mut DB::Connection, tables: &[&TableName]) {
+        self.recorder.discover_keys::<DB>(conn, tables).await;
     }
 
-    /// The tables whose keys [`Observation::discover_keys`] would look up. Asked first, so
+    /// The tables whose keys [`Observation::discover_keys`] must look up. Asked first, so
     /// that a query whose keys are known (nearly all) does not make that future.
     pub(crate) fn unknown_keys(&self) -> SmallVec<[&TableName; 2]> {
         if self.actor.who.is_none() || self.pending.is_some() && !DB::DISCOVER_IN_TRANSACTION {

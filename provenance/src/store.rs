@@ -604,9 +604,9 @@ enum Targets {
         table: ArtifactId,
         keys: VecDeque<i64>,
     },
-    /// Artifacts shared with the caller, as given to [`Store::relate_later`], past the first
-    /// `skip` (dropped from the front).
-    Shared { ids: Arc<[ArtifactId]>, skip: usize },
+    /// Artifacts shared with the caller, as given to [`Store::relate_later`]. Their queue
+    /// drops whole batches, never the front of one.
+    Shared(Arc<[ArtifactId]>),
 }
 
 impl Targets {
@@ -614,7 +614,7 @@ impl Targets {
         match self {
             Targets::Ids(ids) => ids.len(),
             Targets::Keys { keys, .. } => keys.len(),
-            Targets::Shared { ids, skip } => ids.len() - skip,
+            Targets::Shared(ids) => ids.len(),
         }
     }
 
@@ -627,7 +627,7 @@ impl Targets {
         match self {
             Targets::Ids(ids) => drop(ids.drain(..n)),
             Targets::Keys { keys, .. } => drop(keys.drain(..n)),
-            Targets::Shared { skip, .. } => *skip += n,
+            Targets::Shared(ids) => *ids = ids[n..].into(),
         }
     }
 
@@ -640,7 +640,7 @@ impl Targets {
                 .into_iter()
                 .filter_map(|k| crate::record_id_in(&table, [k]).ok())
                 .collect(),
-            Targets::Shared { ids, skip } => ids[skip..].to_vec(),
+            Targets::Shared(ids) => ids.to_vec(),
         }
     }
 }
@@ -947,7 +947,7 @@ impl Store {
     ) {
         let ids = tos.into();
         if !ids.is_empty() {
-            self.queue(&[(from, relation)], Targets::Shared { ids, skip: 0 });
+            self.queue(&[(from, relation)], Targets::Shared(ids));
         }
     }
 
@@ -972,7 +972,7 @@ impl Store {
             return;
         }
         let mut d = self.inner.deferred.lock();
-        if matches!(tos, Targets::Shared { .. }) {
+        if matches!(tos, Targets::Shared(_)) {
             // A request's edges to its tables have a queue of their own, bounded by batches:
             // rows read again and again must not push them out while the request lives.
             let added = tos.len();
