@@ -563,7 +563,7 @@ struct Deferred {
     /// Targets in `batches`.
     tos: usize,
     /// Batches of [`Store::relate_later`], at most the event capacity of them.
-    tables: VecDeque<DeferredBatch>,
+    tables: VecDeque<TableBatch>,
     /// Targets dropped unlinked; see [`Stats::unlinked`].
     unlinked: u64,
 }
@@ -590,6 +590,18 @@ struct DeferredBatch {
     at: u64,
 }
 
+/// A batch of [`Store::relate_later`]: one request's or job's edges to a statement's tables.
+/// Leaner than a [`DeferredBatch`] (one from, the tables shared): the pool queues one per
+/// statement and request, on the query's path.
+struct TableBatch {
+    from: ArtifactId,
+    relation: Relation,
+    /// As [`DeferredBatch::alive`].
+    alive: Option<NodeRef>,
+    tos: Arc<[ArtifactId]>,
+    at: u64,
+}
+
 /// What a record ID adds to its table's ID for the longest `i64` key: `rec:<name>:<key>`
 /// against `tbl:<name>`, one colon and 20 characters.
 const LONGEST_KEY: usize = 21;
@@ -604,9 +616,6 @@ enum Targets {
         table: ArtifactId,
         keys: VecDeque<i64>,
     },
-    /// Artifacts shared with the caller, as given to [`Store::relate_later`]. Their queue
-    /// drops whole batches, never the front of one.
-    Shared(Arc<[ArtifactId]>),
 }
 
 impl Targets {
@@ -614,7 +623,6 @@ impl Targets {
         match self {
             Targets::Ids(ids) => ids.len(),
             Targets::Keys { keys, .. } => keys.len(),
-            Targets::Shared(ids) => ids.len(),
         }
     }
 
@@ -627,7 +635,6 @@ impl Targets {
         match self {
             Targets::Ids(ids) => drop(ids.drain(..n)),
             Targets::Keys { keys, .. } => drop(keys.drain(..n)),
-            Targets::Shared(ids) => *ids = ids[n..].into(),
         }
     }
 
@@ -640,7 +647,6 @@ impl Targets {
                 .into_iter()
                 .filter_map(|k| crate::record_id_in(&table, [k]).ok())
                 .collect(),
-            Targets::Shared(ids) => ids.to_vec(),
         }
     }
 }
@@ -925,7 +931,8 @@ impl Store {
     /// past that the oldest is dropped and its targets counted in [`Stats::unlinked`]. The
     /// sqlx pool queues a request's edges to the tables its queries touch this way, once per
     /// statement and request. `tos` is shared, not copied: a cached statement's tables are
-    /// queued with a reference count.
+    /// queued with a reference count, and a batch takes 72 bytes besides them (7.2 MB for the
+    /// default capacity's 100 000).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -945,10 +952,37 @@ impl Store {
         relation: Relation,
         tos: impl Into<Arc<[ArtifactId]>>,
     ) {
-        let ids = tos.into();
-        if !ids.is_empty() {
-            self.queue(&[(from, relation)], Targets::Shared(ids));
+        let tos = tos.into();
+        if tos.is_empty() {
+            return;
         }
+        // Only looked up, as `queue` does.
+        let alive = match from.kind().is_event() {
+            true => self.node_of(from),
+            false => None,
+        };
+        let batch = TableBatch {
+            from: from.clone(),
+            relation,
+            alive,
+            tos,
+            at: now_nanos(),
+        };
+        let added = batch.tos.len();
+        let mut d = self.inner.deferred.lock();
+        // A queue of their own, bounded by batches: rows read again and again must not push
+        // a request's table edges out while the request lives.
+        d.tables.push_back(batch);
+        let mut dropped = 0;
+        while d.tables.len() > self.inner.config.event_capacity {
+            dropped += d.tables.pop_front().map_or(0, |b| b.tos.len());
+        }
+        d.unlinked += dropped as u64;
+        // Counted before the lock is released, as `queue` counts.
+        self.inner.deferred_tos.fetch_add(added, Ordering::Release);
+        self.inner
+            .deferred_tos
+            .fetch_sub(dropped, Ordering::Release);
     }
 
     /// Queues `tos` to be linked from `froms` by the next read.
@@ -972,28 +1006,6 @@ impl Store {
             return;
         }
         let mut d = self.inner.deferred.lock();
-        if matches!(tos, Targets::Shared(_)) {
-            // A request's edges to its tables have a queue of their own, bounded by batches:
-            // rows read again and again must not push them out while the request lives.
-            let added = tos.len();
-            d.tables.push_back(DeferredBatch {
-                froms: kept,
-                alive,
-                tos,
-                at: now_nanos(),
-            });
-            let mut dropped = 0;
-            while d.tables.len() > capacity {
-                dropped += d.tables.pop_front().map_or(0, |b| b.tos.len());
-            }
-            d.unlinked += dropped as u64;
-            // Counted before the lock is released, as below.
-            self.inner.deferred_tos.fetch_add(added, Ordering::Release);
-            self.inner
-                .deferred_tos
-                .fetch_sub(dropped, Ordering::Release);
-            return;
-        }
         // Never more than the capacity queued: the oldest targets go first, this call's own
         // last (when it alone is larger than the capacity).
         let excess = (d.tos + tos.len()).saturating_sub(capacity);
@@ -1057,27 +1069,51 @@ impl Store {
         // Both queues, oldest first.
         let mut batches = batches.into_iter().peekable();
         let mut tables = tables.into_iter().peekable();
-        while let Some(batch) = match (batches.peek(), tables.peek()) {
-            (Some(b), Some(t)) if t.at < b.at => tables.next(),
-            (Some(_), _) => batches.next(),
-            (None, _) => tables.next(),
-        } {
+        loop {
+            let table_first = match (batches.peek(), tables.peek()) {
+                (Some(b), Some(t)) => t.at < b.at,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (None, None) => break,
+            };
+            if table_first {
+                let Some(t) = tables.next() else { break };
+                self.link_late(
+                    &[(&t.from, t.relation)],
+                    std::slice::from_ref(&t.alive),
+                    &t.tos,
+                    t.at,
+                    t.tos.len(),
+                );
+                continue;
+            }
+            let Some(batch) = batches.next() else { break };
             let froms: SmallVec<[(&ArtifactId, Relation); 3]> =
                 batch.froms.iter().map(|(f, r)| (f, *r)).collect();
             let queued = batch.tos.len();
             let tos = batch.tos.into_ids();
-            let mut due = Settlement::default();
-            let mut late = Late {
-                alive: &batch.alive,
-                aged: 0,
-            };
-            let _ = self.link_many(&froms, &tos, batch.at, &mut due, Some(&mut late));
-            self.settle(due);
-            if late.aged > 0 {
-                self.inner.deferred.lock().unlinked += late.aged as u64;
-            }
-            self.inner.deferred_tos.fetch_sub(queued, Ordering::Release);
+            self.link_late(&froms, &batch.alive, &tos, batch.at, queued);
         }
+    }
+
+    /// Links one queued batch at its queue time `at` ([`Late`]), and counts its `queued`
+    /// targets out of the queue.
+    fn link_late(
+        &self,
+        froms: &[(&ArtifactId, Relation)],
+        alive: &[Option<NodeRef>],
+        tos: &[ArtifactId],
+        at: u64,
+        queued: usize,
+    ) {
+        let mut due = Settlement::default();
+        let mut late = Late { alive, aged: 0 };
+        let _ = self.link_many(froms, tos, at, &mut due, Some(&mut late));
+        self.settle(due);
+        if late.aged > 0 {
+            self.inner.deferred.lock().unlinked += late.aged as u64;
+        }
+        self.inner.deferred_tos.fetch_sub(queued, Ordering::Release);
     }
 
     /// With `late`, a queued batch is linked, at `now` its queue time; see [`Late`].
