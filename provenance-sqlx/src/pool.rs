@@ -465,7 +465,7 @@ where
 async fn run_optional<DB: Driver>(
     conn: &mut DB::Connection,
     query: Rebuilt<DB>,
-    observation: Observation<DB>,
+    mut observation: Observation<DB>,
 ) -> Result<Option<DB::Row>, Error>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -501,7 +501,7 @@ where
     where
         E: 'q + Execute<'q, DB>,
     {
-        let (query, observation) = observe(&self.recorder, query, None);
+        let (query, mut observation) = observe(&self.recorder, query, None);
         let pool = self.inner.clone();
         Box::pin(async move {
             let mut conn = pool.acquire().await?;

@@ -825,7 +825,9 @@ impl<DB: Driver> Observation<DB> {
     }
 
     /// The end of a `fetch_optional`: its row, or its error, then [`Observation::finish`].
-    pub(crate) fn end_optional(mut self, result: &Result<Option<DB::Row>, sqlx::Error>) {
+    /// By reference, as [`Observation::finish`]: moving the observation out of the future's
+    /// state would copy it.
+    pub(crate) fn end_optional(&mut self, result: &Result<Option<DB::Row>, sqlx::Error>) {
         match result {
             Ok(Some(row)) => self.row(row),
             Ok(None) => {}
@@ -844,7 +846,11 @@ impl<DB: Driver> Observation<DB> {
         self.recorder.forget_keys(&self.entry.row_tables);
     }
 
-    pub(crate) fn finish(mut self) {
+    /// Records what the query saw, once: the `Drop` that follows records nothing.
+    pub(crate) fn finish(&mut self) {
+        if self.done {
+            return;
+        }
         self.done = true;
         if !self.failed {
             if let Some(pending) = &self.pending {
