@@ -1135,7 +1135,9 @@ impl Store {
         // The `tos` by shard: (shard, hash, index).
         // A group that fails (a full shard) does not stop the others.
         let mut failed = None;
-        let mut order: Vec<(usize, u64, usize)> = tos
+        // Inline for the few targets of a queued request's tables or a single edge: one
+        // allocation less per call.
+        let mut order: SmallVec<[(usize, u64, usize); 4]> = tos
             .iter()
             .enumerate()
             .map(|(i, t)| {
