@@ -961,18 +961,20 @@ impl Store {
             true => self.node_of(from),
             false => None,
         };
-        let batch = TableBatch {
-            from: from.clone(),
+        let from = from.clone();
+        let added = tos.len();
+        let mut d = self.inner.deferred.lock();
+        // A queue of their own, bounded by batches: rows read again and again must not push
+        // a request's table edges out while the request lives. The time is read under the
+        // lock, so that the queue is in time order: `catch_up` merges it with the other by
+        // their fronts.
+        d.tables.push_back(TableBatch {
+            from,
             relation,
             alive,
             tos,
             at: now_nanos(),
-        };
-        let added = batch.tos.len();
-        let mut d = self.inner.deferred.lock();
-        // A queue of their own, bounded by batches: rows read again and again must not push
-        // a request's table edges out while the request lives.
-        d.tables.push_back(batch);
+        });
         let mut dropped = 0;
         while d.tables.len() > self.inner.config.event_capacity {
             dropped += d.tables.pop_front().map_or(0, |b| b.tos.len());
@@ -3056,7 +3058,37 @@ impl Shard {
 
 #[cfg(test)]
 mod tests {
-    use super::LogId;
+    use super::*;
+
+    /// `catch_up` merges the two queues by their fronts: each must be in time order, however
+    /// many threads queue at once (found in review: a time read before the lock was not).
+    #[test]
+    fn both_queues_stay_in_time_order_under_concurrent_queueing() {
+        let store = Store::with_config(Config::new().event_capacity(1_000_000));
+        let tables: Arc<[ArtifactId]> = Arc::new([crate::table_id("orders").unwrap()]);
+        let rec = crate::record_id("orders", 1).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let (store, tables, rec) = (&store, tables.clone(), &rec);
+                s.spawn(move || {
+                    let req = crate::request_id(&format!("r{t}")).unwrap();
+                    for _ in 0..20_000 {
+                        store.relate_later(&req, Relation::Read, tables.clone());
+                        store.relate_many_later(&[(&req, Relation::Read)], vec![rec.clone()]);
+                    }
+                });
+            }
+        });
+        let d = store.inner.deferred.lock();
+        let tables: Vec<u64> = d.tables.iter().map(|b| b.at).collect();
+        let batches: Vec<u64> = d.batches.iter().map(|b| b.at).collect();
+        assert_eq!((tables.len(), batches.len()), (80_000, 80_000));
+        assert!(tables.is_sorted(), "the tables' queue is out of time order");
+        assert!(
+            batches.is_sorted(),
+            "the records' queue is out of time order"
+        );
+    }
 
     #[test]
     fn log_ids_keep_exactly_the_uuids_they_render_back() {
