@@ -961,9 +961,9 @@ impl<DB: Driver> Observation<DB> {
         // The request or job around a function touched the tables too: "what did this
         // request touch" must answer even when a query returned no rows (a 404). Its own
         // edges, since a function's are shared by every request that ran it.
-        if let Some(activity) = self.actor.activity.clone().filter(|_| !repeat) {
-            self.emit_all(&activity, Relation::Read, &entry.reads, false);
-            self.emit_all(&activity, Relation::Produced, &entry.writes, true);
+        if let Some(activity) = self.actor.activity.as_ref().filter(|_| !repeat) {
+            self.emit_all(activity, Relation::Read, &entry.reads, false);
+            self.emit_all(activity, Relation::Produced, &entry.writes, true);
         }
         self.derive();
     }

@@ -956,11 +956,7 @@ impl Store {
         if tos.is_empty() {
             return;
         }
-        // Only looked up, as `queue` does.
-        let alive = match from.kind().is_event() {
-            true => self.node_of(from),
-            false => None,
-        };
+        let alive = self.alive_at_queue(from);
         let from = from.clone();
         let added = tos.len();
         let mut d = self.inner.deferred.lock();
@@ -990,19 +986,11 @@ impl Store {
     /// Queues `tos` to be linked from `froms` by the next read.
     fn queue(&self, froms: &[(&ArtifactId, Relation)], mut tos: Targets) {
         let capacity = self.inner.config.event_capacity;
-        // A request or job is only looked up: one in the store links to that node, or to
-        // nothing once it is evicted; one not there yet is made when the batch is linked (or
-        // found too old to be, in a full store), as linking now would have made it and
-        // evicted it by then.
         let mut kept: SmallVec<[(ArtifactId, Relation); 3]> = SmallVec::new();
         let mut alive: SmallVec<[Option<NodeRef>; 3]> = SmallVec::new();
         for &(f, r) in froms {
-            let node = match f.kind().is_event() {
-                true => self.node_of(f),
-                false => None,
-            };
             kept.push((f.clone(), r));
-            alive.push(node);
+            alive.push(self.alive_at_queue(f));
         }
         if kept.is_empty() {
             return;
@@ -1827,8 +1815,15 @@ impl Store {
         }
     }
 
-    /// The node `id` is, if it is in the store.
-    fn node_of(&self, id: &ArtifactId) -> Option<NodeRef> {
+    /// What a queued batch remembers of its from `id` ([`DeferredBatch::alive`]): a request
+    /// or job is only looked up, never made. One in the store links to that node, or to
+    /// nothing once it is evicted; one not there yet is made when the batch is linked (or
+    /// found too old to be, in a full store), as linking now would have made it and evicted
+    /// it by then. `None` for a structural from.
+    fn alive_at_queue(&self, id: &ArtifactId) -> Option<NodeRef> {
+        if !id.kind().is_event() {
+            return None;
+        }
         let h = self.hash(id.as_str());
         let s = self.shard_of(h);
         let shard = self.lock(s);
