@@ -1820,10 +1820,16 @@ impl Store {
     /// nothing once it is evicted; one not there yet is made when the batch is linked (or
     /// found too old to be, in a full store), as linking now would have made it and evicted
     /// it by then. `None` for a structural from.
+    #[inline]
     fn alive_at_queue(&self, id: &ArtifactId) -> Option<NodeRef> {
-        if !id.kind().is_event() {
-            return None;
+        match id.kind().is_event() {
+            true => self.node_of(id),
+            false => None,
         }
+    }
+
+    /// The node `id` is, if it is in the store.
+    fn node_of(&self, id: &ArtifactId) -> Option<NodeRef> {
         let h = self.hash(id.as_str());
         let s = self.shard_of(h);
         let shard = self.lock(s);
