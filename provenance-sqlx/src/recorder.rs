@@ -533,7 +533,9 @@ impl KeyColumns {
 /// keys as IDs.
 #[derive(Debug, Default)]
 struct Batch {
-    keys: Vec<i64>,
+    /// Inline for a result of one or two rows: most queries queue their keys without an
+    /// allocation.
+    keys: SmallVec<[i64; 2]>,
     ids: Vec<ArtifactId>,
 }
 
@@ -661,6 +663,10 @@ impl<DB: Driver> Observation<DB> {
             {
                 self.records += 1;
                 let batch = self.batch(k);
+                if batch.keys.len() == batch.keys.inline_size() {
+                    // More than a row or two: room for a whole batch at once.
+                    batch.keys.reserve_exact(ROW_BATCH - batch.keys.len());
+                }
                 batch.keys.push(key);
                 if batch.keys.len() >= ROW_BATCH {
                     self.flush_rows();
@@ -747,12 +753,13 @@ impl<DB: Driver> Observation<DB> {
             froms.push((&cols.tbl, Relation::Contains));
             // Queued, not linked: the store links them when it is next read.
             if !batch.keys.is_empty() {
-                // Cannot fail: the table makes a record ID with any key (`numeric`).
-                let keys = take_batch(&mut batch.keys);
+                // Cannot fail: the table makes a record ID with any key (`numeric`). Copied
+                // out, so that a long result's next batch reuses this one's room.
                 let _ = self
                     .recorder
                     .store
-                    .relate_records_later(&froms, &cols.tbl, keys);
+                    .relate_records_later(&froms, &cols.tbl, &batch.keys);
+                batch.keys.clear();
             }
             if !batch.ids.is_empty() {
                 let ids = take_batch(&mut batch.ids);

@@ -611,10 +611,11 @@ enum Targets {
     /// Artifacts, as given to [`Store::relate_many_later`].
     Ids(VecDeque<ArtifactId>),
     /// Records of one table by integer key, as given to [`Store::relate_records_later`]:
-    /// their IDs are built when they are linked.
+    /// their IDs are built when they are linked. Inline for the one or two rows most queries
+    /// return: no allocation.
     Keys {
         table: ArtifactId,
-        keys: VecDeque<i64>,
+        keys: SmallVec<[i64; 2]>,
     },
 }
 
@@ -624,10 +625,6 @@ impl Targets {
             Targets::Ids(ids) => ids.len(),
             Targets::Keys { keys, .. } => keys.len(),
         }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Drops the first `n` (the oldest).
@@ -904,15 +901,19 @@ impl Store {
         &self,
         froms: &[(&ArtifactId, Relation)],
         table: &ArtifactId,
-        keys: Vec<i64>,
+        keys: impl AsRef<[i64]>,
     ) -> Result<(), Error> {
         // Room for the longest key, so that every ID the queue will build is valid. (Only
         // to make the error is one built here.)
         if table.kind() != Kind::Tbl || table.as_str().len() + LONGEST_KEY > crate::id::MAX_LEN {
             crate::record_id_in(table, [i64::MIN])?;
         }
+        let keys = keys.as_ref();
         if !froms.is_empty() && !keys.is_empty() {
-            let keys = VecDeque::from(keys);
+            // Copied: inline for the one or two rows most queries return, one allocation and
+            // a `memcpy` for a batch of a long result (which the caller's buffer then holds
+            // again).
+            let keys = SmallVec::from_slice(keys);
             let table = table.clone();
             self.queue(froms, Targets::Keys { table, keys });
         }
@@ -1007,15 +1008,18 @@ impl Store {
         } = &mut *d;
         let mut left = excess;
         while left > 0 {
-            let front = match batches.front_mut() {
-                Some(batch) => &mut batch.tos,
-                None => &mut tos,
+            let Some(front) = batches.front_mut() else {
+                tos.drop_front(left.min(tos.len()));
+                break;
             };
-            let n = left.min(front.len());
-            front.drop_front(n);
-            left -= n;
-            if batches.front().is_some_and(|b| b.tos.is_empty()) {
+            // A batch that goes whole (most: a query's row or two) is dropped as it is.
+            let n = front.tos.len();
+            if n <= left {
                 batches.pop_front();
+                left -= n;
+            } else {
+                front.tos.drop_front(left);
+                left = 0;
             }
         }
         *unlinked += excess as u64;
