@@ -1,7 +1,6 @@
 //! Turning one executed query into lineage: the analysis cache, the primary-key cache, and the
 //! observation that follows a query from its call to its last row.
 
-use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -154,48 +153,68 @@ impl AnalysisShard {
 }
 
 /// The records a unit of work read most recently, the sources of what it writes next.
-#[derive(Debug, Default)]
+///
+/// A ring: every keyed row a query returns is noted here, so a row costs a scan of the
+/// hashes kept (contiguous, no record compared unless a hash matches) and one slot written.
+#[derive(Debug)]
 struct RecentReads {
-    /// The last [`DERIVED_FAN_IN`] records, oldest first.
-    records: VecDeque<Read>,
-    /// Their hashes, in the same order, apart: a unit reading many records checks each
+    /// The last [`DERIVED_FAN_IN`] records; once full, `next` is the oldest.
+    records: Vec<Read>,
+    /// Their hashes, in the same slots, apart: a unit reading many records checks each
     /// against all of these before comparing any record.
-    hashes: VecDeque<u64>,
+    hashes: [u64; DERIVED_FAN_IN],
+    /// The slot the next record is written to, once `records` is full.
+    next: usize,
     /// Records read before those, no longer kept.
     older: u64,
+}
+
+impl Default for RecentReads {
+    fn default() -> Self {
+        RecentReads {
+            records: Vec::with_capacity(DERIVED_FAN_IN),
+            hashes: [0; DERIVED_FAN_IN],
+            next: 0,
+            older: 0,
+        }
+    }
 }
 
 impl RecentReads {
     /// Remembers a record read, whose hash is `hash`. Row by row, as rows arrive: a write
     /// made while a read streams derives from what was read.
     fn note(&mut self, hash: u64, rec: ReadRef<'_>) {
-        let (a, b) = self.hashes.as_slices();
-        if (a.contains(&hash) || b.contains(&hash))
-            && (self.hashes.iter())
+        let kept = self.records.len();
+        let hashes = &self.hashes[..kept];
+        if hashes.contains(&hash)
+            && (hashes.iter())
                 .zip(&self.records)
                 .any(|(h, r)| *h == hash && rec.is(r))
         {
             return;
         }
-        if self.records.len() == DERIVED_FAN_IN {
-            self.records.pop_front();
-            self.hashes.pop_front();
+        if kept < DERIVED_FAN_IN {
+            self.hashes[kept] = hash;
+            self.records.push(rec.to_owned());
+        } else {
+            self.hashes[self.next] = hash;
+            self.records[self.next] = rec.to_owned();
+            self.next = (self.next + 1) % DERIVED_FAN_IN;
             self.older += 1;
         }
-        self.records.push_back(rec.to_owned());
-        self.hashes.push_back(hash);
     }
 
     /// Forgets everything, keeping the memory.
     fn clear(&mut self) {
         self.records.clear();
-        self.hashes.clear();
+        self.next = 0;
         self.older = 0;
     }
 
     /// The records kept, oldest first, as IDs.
     fn ids(&self) -> Vec<ArtifactId> {
-        self.records.iter().filter_map(Read::id).collect()
+        let (newer, oldest) = self.records.split_at(self.next);
+        oldest.iter().chain(newer).filter_map(Read::id).collect()
     }
 }
 
@@ -1042,6 +1061,42 @@ fn same_columns<R: Row>(layout: &[KeyColumns], row: &R) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recent_reads_keep_the_last_records_oldest_first_each_once() {
+        let tbl = provenance::table_id("src").unwrap();
+        let rec = |n: i64| provenance::record_id("src", n).unwrap();
+        let mut reads = RecentReads::default();
+        // A record read again is not kept twice, and does not count as older.
+        for n in [1, 2, 1, 2] {
+            reads.note(n as u64, ReadRef::Key(&tbl, n));
+        }
+        assert_eq!(reads.ids(), [rec(1), rec(2)]);
+        assert_eq!(reads.older, 0);
+        // Two records whose hashes collide are both kept.
+        let other = provenance::record_id("src", 99).unwrap();
+        reads.note(1, ReadRef::Id(&other));
+        assert_eq!(reads.ids(), [rec(1), rec(2), other.clone()]);
+        // Past the fan-in the oldest go, and are counted; the order stays oldest first
+        // however far the ring has turned.
+        let total = 3 * DERIVED_FAN_IN as i64 + 5;
+        for n in 3..=total {
+            reads.note(n as u64 + 1000, ReadRef::Key(&tbl, n));
+        }
+        let last: Vec<_> = (total - DERIVED_FAN_IN as i64 + 1..=total)
+            .map(rec)
+            .collect();
+        assert_eq!(reads.ids(), last);
+        assert_eq!(reads.older, total as u64 + 1 - DERIVED_FAN_IN as u64);
+        // Read again while kept: still once, and the ring does not move.
+        reads.note(total as u64 + 1000, ReadRef::Key(&tbl, total));
+        assert_eq!(reads.ids(), last);
+        reads.clear();
+        assert_eq!(reads.ids(), [] as [ArtifactId; 0]);
+        assert_eq!(reads.older, 0);
+        reads.note(7, ReadRef::Key(&tbl, 7));
+        assert_eq!(reads.ids(), [rec(7)]);
+    }
 
     #[test]
     fn a_new_unit_of_work_reads_nothing_its_recycled_entry_held() {
