@@ -141,15 +141,41 @@ fn table_artifact(t: &TableName) -> Option<ArtifactId> {
 /// One shard of the analysis cache, with the bytes of SQL text it holds.
 #[derive(Debug, Default)]
 struct AnalysisShard {
-    /// By the hash that also picked the shard, so that the text is hashed once a lookup.
-    map: HashTable<(Box<str>, Arc<Entry>)>,
+    /// By the hash that also picked the shard, so that the text is hashed once a lookup. The
+    /// text is shared with the threads' [`RECENT_STATEMENTS`].
+    map: HashTable<(Arc<str>, Arc<Entry>)>,
     bytes: usize,
 }
 
 impl AnalysisShard {
-    fn get(&self, hash: u64, sql: &str) -> Option<&Arc<Entry>> {
-        self.map.find(hash, |(k, _)| **k == *sql).map(|(_, e)| e)
+    fn get(&self, hash: u64, sql: &str) -> Option<&(Arc<str>, Arc<Entry>)> {
+        self.map.find(hash, |(k, _)| **k == *sql)
     }
+}
+
+/// Slots of [`RECENT_STATEMENTS`], per thread.
+const RECENT_STATEMENT_SLOTS: usize = 64;
+
+/// A statement a thread ran lately: the text it was cached under, for the pool `recorder`.
+struct RecentStatement {
+    recorder: u64,
+    text: Arc<str>,
+    entry: Arc<Entry>,
+}
+
+thread_local! {
+    /// In front of the shared cache, per thread: the statements it ran lately, in a slot
+    /// picked by where their text is. A statement's text is most often the same `&'static
+    /// str` every time, so it finds its slot without hashing the text or locking a shard;
+    /// the text is still compared in full (another text can be at that address now).
+    static RECENT_STATEMENTS: std::cell::RefCell<[Option<RecentStatement>; RECENT_STATEMENT_SLOTS]> =
+        const { std::cell::RefCell::new([const { None }; RECENT_STATEMENT_SLOTS]) };
+}
+
+/// The slot of [`RECENT_STATEMENTS`] for `sql`, by its address and length.
+fn recent_slot(sql: &str) -> usize {
+    let at = (sql.as_ptr() as usize >> 3) ^ sql.len();
+    at.wrapping_mul(0x9e37_79b9_7f4a_7c15_u64 as usize) >> (usize::BITS - 6)
 }
 
 /// The records a unit of work read most recently, the sources of what it writes next.
@@ -277,6 +303,9 @@ const RECENT_UNITS: usize = 4096;
 /// Per pool: the store and the caches.
 #[derive(Debug)]
 pub(crate) struct Recorder {
+    /// Tells apart pools in the threads' [`RECENT_STATEMENTS`]: unlike an address, never
+    /// used again by another pool, whose dialect may analyse the same text otherwise.
+    id: u64,
     pub(crate) store: Store,
     dialect: crate::Dialect,
     hasher: DefaultHashBuilder,
@@ -294,7 +323,9 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     pub(crate) fn new(store: Store, dialect: crate::Dialect) -> Recorder {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Recorder {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             store,
             dialect,
             hasher: DefaultHashBuilder::default(),
@@ -317,22 +348,58 @@ impl Recorder {
     /// IN-lists of every length share one analysis (and one parse), each text then pointing
     /// at it.
     pub(crate) fn entry(&self, sql: &str) -> Arc<Entry> {
-        if let Some(e) = self.lookup(sql) {
-            return e;
+        let slot = recent_slot(sql);
+        let recent = RECENT_STATEMENTS.try_with(|recent| {
+            let recent = recent.try_borrow().ok()?;
+            let r = recent[slot].as_ref()?;
+            (r.recorder == self.id && *r.text == *sql).then(|| r.entry.clone())
+        });
+        if let Ok(Some(entry)) = recent {
+            return entry;
+        }
+        let (text, entry) = self.shared_entry(sql);
+        // Only short texts: what a thread keeps alive past the shared cache's bounds stays
+        // small (a slot's entry and its text, at most `RAW_ALIAS_MAX` bytes).
+        if let Some(text) = text.filter(|t| t.len() <= RAW_ALIAS_MAX) {
+            let _ = RECENT_STATEMENTS.try_with(|recent| {
+                if let Ok(mut recent) = recent.try_borrow_mut() {
+                    let entry = entry.clone();
+                    // The entry it replaces is dropped after the borrow ends.
+                    let _old = recent[slot].replace(RecentStatement {
+                        recorder: self.id,
+                        text,
+                        entry,
+                    });
+                    drop(recent);
+                }
+            });
+        }
+        entry
+    }
+
+    /// [`Recorder::entry`] from the shared cache, with the text `sql` is cached under (none
+    /// when it is too large to be).
+    fn shared_entry(&self, sql: &str) -> (Option<Arc<str>>, Arc<Entry>) {
+        if let Some((text, e)) = self.lookup(sql) {
+            return (Some(text), e);
         }
         let key = cache_key(sql);
-        let entry = match self.lookup(&key) {
-            Some(e) => e,
+        let (text, entry) = match self.lookup(&key) {
+            Some((text, e)) => (Some(text), e),
             None => {
                 // Parse outside any lock: it costs microseconds.
                 let e = Arc::new(Entry::new(&key, analyze(&key, self.dialect).ok()));
                 self.insert(&key, e)
             }
         };
-        if key != sql && sql.len() <= RAW_ALIAS_MAX {
-            self.insert(sql, entry.clone());
+        if key == sql {
+            (text, entry)
+        } else if sql.len() <= RAW_ALIAS_MAX {
+            let (alias, _) = self.insert(sql, entry.clone());
+            (alias, entry)
+        } else {
+            (None, entry)
         }
-        entry
     }
 
     /// The hash of `sql` and its shard.
@@ -341,24 +408,25 @@ impl Recorder {
         (hash, &self.analyses[(hash >> 32) as usize % CACHE_SHARDS])
     }
 
-    fn lookup(&self, sql: &str) -> Option<Arc<Entry>> {
+    fn lookup(&self, sql: &str) -> Option<(Arc<str>, Arc<Entry>)> {
         let (hash, shard) = self.shard(sql);
         shard.lock().get(hash, sql).cloned()
     }
 
-    /// Inserts unless another thread did first; returns the entry that is cached.
-    fn insert(&self, sql: &str, entry: Arc<Entry>) -> Arc<Entry> {
+    /// Inserts unless another thread did first; returns the text and entry that are cached
+    /// (no text when `sql` is too large to keep).
+    fn insert(&self, sql: &str, entry: Arc<Entry>) -> (Option<Arc<str>>, Arc<Entry>) {
         let budget = CACHE_BYTES / CACHE_SHARDS;
         if sql.len() > budget {
             // Too large to keep: analysed again next time.
-            return entry;
+            return (None, entry);
         }
         let (hash, shard) = self.shard(sql);
         let mut shard = shard.lock();
-        if let Some(existing) = shard.get(hash, sql) {
-            return existing.clone();
+        if let Some((text, existing)) = shard.get(hash, sql) {
+            return (Some(text.clone()), existing.clone());
         }
-        let rehash = |(k, _): &(Box<str>, Arc<Entry>)| self.hasher.hash_one(&**k);
+        let rehash = |(k, _): &(Arc<str>, Arc<Entry>)| self.hasher.hash_one(&**k);
         // Replace entries rather than flush them all.
         while !shard.map.is_empty()
             && (shard.map.len() >= ANALYSIS_CACHE / CACHE_SHARDS
@@ -374,10 +442,11 @@ impl Recorder {
             }
         }
         shard.bytes += sql.len();
+        let text: Arc<str> = sql.into();
         shard
             .map
-            .insert_unique(hash, (sql.into(), entry.clone()), rehash);
-        entry
+            .insert_unique(hash, (text.clone(), entry.clone()), rehash);
+        (Some(text), entry)
     }
 
     /// Tables of `entry`'s result rows whose primary key is not known yet. Once all are
@@ -1154,5 +1223,36 @@ mod tests {
         let a = recorder.entry("SELECT id FROM t WHERE id IN ($1, $2)");
         let b = recorder.entry("SELECT id FROM t WHERE id IN ($1, $2, $3, $4)");
         assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn a_thread_finds_a_statement_again_by_its_text_not_its_address() {
+        let tables = |e: &Entry| -> Vec<String> {
+            let a = e.analysis.as_ref().unwrap();
+            a.reads().map(|t| t.to_string()).collect()
+        };
+        let pg = Recorder::new(Store::new(), crate::Dialect::Postgres);
+        // Another text at the same address (the buffer reused): its own analysis.
+        let mut sql = String::from("SELECT id FROM aa");
+        let first = pg.entry(&sql);
+        assert!(Arc::ptr_eq(&first, &pg.entry(&sql)));
+        let at = sql.as_ptr();
+        sql.replace_range(15.., "bb");
+        assert_eq!(sql.as_ptr(), at);
+        assert_eq!(tables(&pg.entry(&sql)), ["bb"]);
+        assert_eq!(tables(&pg.entry("SELECT id FROM aa")), ["aa"]);
+        // The same text elsewhere finds the same entry; another pool, its own.
+        let copy = String::from("SELECT id FROM aa");
+        assert!(Arc::ptr_eq(&first, &pg.entry(&copy)));
+        let sqlite = Recorder::new(Store::new(), crate::Dialect::Sqlite);
+        let other = sqlite.entry("SELECT id FROM aa");
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert!(Arc::ptr_eq(&other, &sqlite.entry(&copy)));
+        // Normalised texts (an IN-list) are found per text too, sharing one analysis.
+        let a = pg.entry("SELECT id FROM t WHERE id IN ($1, $2)");
+        for _ in 0..2 {
+            let b = pg.entry("SELECT id FROM t WHERE id IN ($1, $2, $3)");
+            assert!(Arc::ptr_eq(&a, &b));
+        }
     }
 }
