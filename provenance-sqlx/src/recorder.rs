@@ -732,42 +732,53 @@ impl<DB: Driver> Observation<DB> {
             });
         }
         let relation = row_relation(rows.effect());
-        let layout = self.layout.clone().unwrap_or_default();
+        let written = relation == Relation::Produced;
+        // Out of `self` while the row is noted (put back below; nothing returns early): a
+        // clone would move its reference count up and down every row.
+        let Some(layout) = self.layout.take() else {
+            return;
+        };
         for (k, cols) in layout.iter().enumerate() {
-            let parts: Option<SmallVec<[KeyPart; 2]>> = match &cols.columns[..] {
-                [(i, _)] => DB::key_part(row, *i).map(|part| smallvec::smallvec![part]),
-                columns => columns.iter().map(|(i, _)| DB::key_part(row, *i)).collect(),
+            let parts: SmallVec<[KeyPart; 2]> = match &cols.columns[..] {
+                [(i, _)] => {
+                    let Some(part) = DB::key_part(row, *i) else {
+                        continue;
+                    };
+                    // A record with a single integer key is queued as its number: its ID is
+                    // built when the store links it, when this unit of work writes after
+                    // reading it, or (written, among the first few) for the edges to what the
+                    // unit read. Inside a transaction a written record's edges wait for the
+                    // commit, as IDs.
+                    if cols.numeric
+                        && !(written && self.pending.is_some())
+                        && let Some(key) = part.as_i64()
+                    {
+                        self.records += 1;
+                        let batch = self.batch(k);
+                        if batch.keys.len() == batch.keys.inline_size() {
+                            // More than a row or two: room for a whole batch at once.
+                            batch.keys.reserve_exact(ROW_BATCH - batch.keys.len());
+                        }
+                        batch.keys.push(key);
+                        if batch.keys.len() >= ROW_BATCH {
+                            self.flush_batches(&layout);
+                        }
+                        if !written {
+                            self.note_read(cols.hash_of(key), ReadRef::Key(&cols.tbl, key));
+                        } else if self.produced.len() < DERIVED_FAN_IN
+                            && let Ok(rec) = provenance::record_id_in(&cols.tbl, [key])
+                        {
+                            self.produced.push(rec);
+                        }
+                        continue;
+                    }
+                    smallvec::smallvec![part]
+                }
+                columns => match columns.iter().map(|(i, _)| DB::key_part(row, *i)).collect() {
+                    Some(parts) => parts,
+                    None => continue,
+                },
             };
-            let Some(parts) = parts else { continue };
-            let written = relation == Relation::Produced;
-            // A record with a single integer key is queued as its number: its ID is built
-            // when the store links it, when this unit of work writes after reading it, or
-            // (written, among the first few) for the edges to what the unit read. Inside a
-            // transaction a written record's edges wait for the commit, as IDs.
-            if cols.numeric
-                && !(written && self.pending.is_some())
-                && let [part] = &parts[..]
-                && let Some(key) = part.as_i64()
-            {
-                self.records += 1;
-                let batch = self.batch(k);
-                if batch.keys.len() == batch.keys.inline_size() {
-                    // More than a row or two: room for a whole batch at once.
-                    batch.keys.reserve_exact(ROW_BATCH - batch.keys.len());
-                }
-                batch.keys.push(key);
-                if batch.keys.len() >= ROW_BATCH {
-                    self.flush_rows();
-                }
-                if !written {
-                    self.note_read(cols.hash_of(key), ReadRef::Key(&cols.tbl, key));
-                } else if self.produced.len() < DERIVED_FAN_IN
-                    && let Ok(rec) = provenance::record_id_in(&cols.tbl, [key])
-                {
-                    self.produced.push(rec);
-                }
-                continue;
-            }
             let Ok(rec) = provenance::record_id_in(&cols.tbl, parts) else {
                 continue;
             };
@@ -787,7 +798,7 @@ impl<DB: Driver> Observation<DB> {
                 let batch = self.batch(k);
                 batch.ids.push(rec.clone());
                 if batch.ids.len() >= ROW_BATCH {
-                    self.flush_rows();
+                    self.flush_batches(&layout);
                 }
             }
             if relation == Relation::Produced && self.produced.len() < DERIVED_FAN_IN {
@@ -797,6 +808,7 @@ impl<DB: Driver> Observation<DB> {
                 self.note_read(hash, ReadRef::Id(&rec));
             }
         }
+        self.layout = Some(layout);
     }
 
     /// Notes a record read among the unit of work's recent reads (see [`RecentReads::note`]).
@@ -818,6 +830,14 @@ impl<DB: Driver> Observation<DB> {
 
     /// Records the edges of the batched records: actor, activity and table to each.
     fn flush_rows(&mut self) {
+        if let Some(layout) = self.layout.take() {
+            self.flush_batches(&layout);
+            self.layout = Some(layout);
+        }
+    }
+
+    /// [`Observation::flush_rows`], with the result's `layout` taken out of `self`.
+    fn flush_batches(&mut self, layout: &[KeyColumns]) {
         if self
             .batches
             .iter()
@@ -829,7 +849,7 @@ impl<DB: Driver> Observation<DB> {
             return;
         };
         let relation = row_relation(rows.effect());
-        let (Some(who), Some(layout)) = (self.actor.who.as_ref(), self.layout.as_ref()) else {
+        let Some(who) = self.actor.who.as_ref() else {
             return;
         };
         for (batch, cols) in self.batches.iter_mut().zip(layout.iter()) {
