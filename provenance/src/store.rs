@@ -3095,6 +3095,103 @@ mod tests {
         );
     }
 
+    /// `queue` against a model of the queue (oldest targets dropped first, this
+    /// call's own last), with the count, the atomic and `unlinked` checked after each call.
+    #[test]
+    fn the_queue_drops_its_oldest_targets_first_and_counts_them() {
+        let f = crate::function_id("m", "f").unwrap();
+        let tbl = crate::table_id("t").unwrap();
+        let froms = [(&f, Relation::Read)];
+        let mut seed = 0x1234_5678_9abc_def0_u64;
+        let mut rnd = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for capacity in [0usize, 1, 2, 3, 5, 8, 13, 64] {
+            for round in 0..40 {
+                let store = Store::with_config(Config::new().event_capacity(capacity.max(1)));
+                let capacity = capacity.max(1);
+                let mut model: std::collections::VecDeque<Vec<i64>> = Default::default();
+                let mut unlinked = 0u64;
+                let mut next = 0i64;
+                for step in 0..200 {
+                    let n = match rnd(4) {
+                        0 => 1 + rnd(2) as usize,
+                        1 => rnd(capacity as u64 + 1) as usize,
+                        2 => capacity + rnd(3) as usize,
+                        _ => 1 + rnd(2 * capacity as u64) as usize,
+                    };
+                    let keys: Vec<i64> = (next..next + n as i64).collect();
+                    next += n as i64;
+                    if rnd(2) == 0 {
+                        store.relate_records_later(&froms, &tbl, &keys).unwrap();
+                    } else {
+                        let ids = keys
+                            .iter()
+                            .map(|k| crate::record_id("t", *k).unwrap())
+                            .collect();
+                        store.relate_many_later(&froms, ids);
+                    }
+                    // The model.
+                    if !keys.is_empty() {
+                        let total: usize = model.iter().map(Vec::len).sum::<usize>() + keys.len();
+                        let mut excess = total.saturating_sub(capacity);
+                        unlinked += excess as u64;
+                        while excess > 0 && !model.is_empty() {
+                            let front = model.front_mut().unwrap();
+                            let k = excess.min(front.len());
+                            front.drain(..k);
+                            excess -= k;
+                            if front.is_empty() {
+                                model.pop_front();
+                            }
+                        }
+                        let own: Vec<i64> = keys[excess.min(keys.len())..].to_vec();
+                        if !own.is_empty() {
+                            model.push_back(own);
+                        }
+                    }
+                    let d = store.inner.deferred.lock();
+                    let got: Vec<Vec<i64>> = d
+                        .batches
+                        .iter()
+                        .map(|b| match &b.tos {
+                            Targets::Keys { keys, .. } => keys.to_vec(),
+                            Targets::Ids(ids) => ids
+                                .iter()
+                                .map(|i| i.as_str().rsplit(':').next().unwrap().parse().unwrap())
+                                .collect(),
+                        })
+                        .collect();
+                    let want: Vec<Vec<i64>> = model.iter().cloned().collect();
+                    let ctx = format!("capacity {capacity} round {round} step {step} n {n}");
+                    assert_eq!(got, want, "{ctx}");
+                    let sum: usize = got.iter().map(Vec::len).sum();
+                    assert_eq!(d.tos, sum, "{ctx}");
+                    assert!(d.tos <= capacity, "{ctx}");
+                    assert_eq!(d.unlinked, unlinked, "{ctx}");
+                    assert_eq!(
+                        store.inner.deferred_tos.load(Ordering::SeqCst),
+                        sum,
+                        "{ctx}"
+                    );
+                    drop(d);
+                    if rnd(25) == 0 {
+                        // A read links everything queued.
+                        let _ = store.stats();
+                        model.clear();
+                        assert_eq!(store.inner.deferred_tos.load(Ordering::SeqCst), 0, "{ctx}");
+                        assert_eq!(store.inner.deferred.lock().tos, 0, "{ctx}");
+                        // Linking into a full store may count aged targets unlinked.
+                        unlinked = store.inner.deferred.lock().unlinked;
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn log_ids_keep_exactly_the_uuids_they_render_back() {
         let text = "req:0190f1a2-b3c4-7d5e-8f90-a1b2c3d4e5f6";

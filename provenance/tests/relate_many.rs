@@ -584,7 +584,7 @@ fn queued_keys_and_ids_share_one_bounded_queue() {
     let froms = [(&f, Relation::Read), (&tbl, Relation::Contains)];
     for batch in 0..20i64 {
         if batch % 2 == 0 {
-            let keys = (0..25).map(|i| batch * 25 + i).collect();
+            let keys: Vec<i64> = (0..25).map(|i| batch * 25 + i).collect();
             store.relate_records_later(&froms, &tbl, keys).unwrap();
         } else {
             let recs = (0..25)
@@ -863,7 +863,11 @@ fn a_request_made_and_evicted_by_one_group_is_not_made_again_by_the_next() {
         let req = provenance::request_id(&format!("r-{trial}")).unwrap();
         let tbl = table_id("orders").unwrap();
         store
-            .relate_records_later(&[(&req, Relation::Read)], &tbl, (1..=4).collect())
+            .relate_records_later(
+                &[(&req, Relation::Read)],
+                &tbl,
+                (1..=4).collect::<Vec<i64>>(),
+            )
             .unwrap();
         tick();
         for i in 0..3 {
