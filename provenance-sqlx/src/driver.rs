@@ -219,6 +219,7 @@ mod mysql {
 mod sqlite {
     use super::*;
     use sqlx::sqlite::{Sqlite, SqliteRow};
+    use sqlx::{Decode, Type, ValueRef};
 
     impl sealed::Sealed for Sqlite {}
 
@@ -249,10 +250,25 @@ mod sqlite {
             // fail because we read a key: such a row records nothing. (With `panic = "abort"`
             // this cannot be caught; the stale statement is sqlx's, and so is that panic.)
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                decode_first!(row, index,
-                    i64 => KeyPart::Int,
-                    String => KeyPart::Text,
-                )
+                // What `decode_first!(i64, String)` does through `try_get::<Option<_>>`, with
+                // the value asked for its type and nullness once each: every keyed row of a
+                // result comes here.
+                let raw = row.try_get_raw(index).ok()?;
+                if raw.is_null() {
+                    return None;
+                }
+                let ty = raw.type_info();
+                if <i64 as Type<Sqlite>>::compatible(&ty)
+                    && let Ok(n) = <i64 as Decode<Sqlite>>::decode(row.try_get_raw(index).ok()?)
+                {
+                    return Some(KeyPart::Int(n));
+                }
+                if <String as Type<Sqlite>>::compatible(&ty)
+                    && let Ok(s) = <String as Decode<Sqlite>>::decode(raw)
+                {
+                    return Some(KeyPart::Text(s));
+                }
+                None
             }))
             .ok()
             .flatten()
