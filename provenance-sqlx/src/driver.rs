@@ -96,6 +96,7 @@ mod sealed {
 }
 
 /// Reads column `index` as the first of the listed Rust types it decodes to.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 macro_rules! decode_first {
     ($row:expr, $index:expr, $($ty:ty => $wrap:expr),+ $(,)?) => {{
         $(

@@ -104,6 +104,9 @@ pub use analyze::{
 };
 #[cfg(feature = "pool")]
 pub use driver::Driver;
+#[cfg(feature = "sqlite")]
+#[doc(hidden)]
+pub use pool::bench;
 #[cfg(feature = "pool")]
 pub use pool::{Connection, Pool, PoolConnection, Transaction};
 

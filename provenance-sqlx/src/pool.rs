@@ -632,3 +632,31 @@ macro_rules! delegate_executor {
 
 delegate_executor!(Transaction);
 delegate_executor!(PoolConnection);
+
+/// Not public API: what the crate's benchmarks time apart from the database.
+#[doc(hidden)]
+#[cfg(feature = "sqlite")]
+pub mod bench {
+    use super::*;
+    use sqlx::Sqlite;
+    use sqlx::sqlite::SqliteRow;
+
+    /// Records a query of `sql` that returned `rows`, as `pool` records one it runs, without
+    /// running it: the observation made when it is issued (the actor, the cached analysis),
+    /// each row, and its end. `benches/recording.rs` times this beside [`bare`].
+    pub fn record(pool: &Pool<Sqlite>, sql: &'static str, rows: &[SqliteRow]) {
+        let (query, mut observation) = observe(&pool.recorder, sqlx::query::<Sqlite>(sql), None);
+        for row in rows {
+            observation.row(row);
+        }
+        observation.finish();
+        drop(observation);
+        drop(query);
+    }
+
+    /// What the host does either way in [`record`]: the query built and taken apart for its
+    /// text and arguments, as the instrumented pool takes it apart.
+    pub fn bare(sql: &'static str) {
+        drop(Rebuilt::<Sqlite>::new(sqlx::query::<Sqlite>(sql)));
+    }
+}
