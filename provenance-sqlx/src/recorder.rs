@@ -70,7 +70,11 @@ pub(crate) struct Entry {
     /// Where the key columns are in this statement's rows, once every key is known, and the
     /// [`Recorder::keys_epoch`] it was worked out in (a key forgotten since makes it stale).
     layout: Mutex<Option<(u64, Arc<[KeyColumns]>)>>,
+    /// Hashes of the functions whose table-level edges for this statement are recorded (at
+    /// most [`LINKED_PER_STATEMENT`]; see [`Entry::first_link`]).
     linked: Mutex<SmallVec<[u64; 4]>>,
+    /// The one of `linked` that asked last (0: none).
+    last_linked: AtomicU64,
 }
 
 impl Entry {
@@ -95,6 +99,7 @@ impl Entry {
             row_tables: Vec::new(),
             layout: Mutex::new(None),
             linked: Mutex::new(SmallVec::new()),
+            last_linked: AtomicU64::new(0),
         };
         let Some(analysis) = analysis else {
             return entry;
@@ -123,14 +128,21 @@ impl Entry {
     /// Whether `actor`'s table-level edges for this statement are recorded already; marks
     /// them so when it answers no and there is room.
     fn first_link(&self, actor: u64) -> bool {
-        let mut linked = self.linked.lock();
-        if linked.contains(&actor) {
+        // The actor that ran the statement last is in the list (which never forgets one):
+        // a function that runs one statement again and again finds itself without the lock
+        // that every thread running the statement would take.
+        if actor != 0 && self.last_linked.load(Ordering::Relaxed) == actor {
             return false;
         }
-        if linked.len() < LINKED_PER_STATEMENT {
+        let mut linked = self.linked.lock();
+        let first = !linked.contains(&actor);
+        if first && linked.len() < LINKED_PER_STATEMENT {
             linked.push(actor);
         }
-        true
+        if !first || linked.last() == Some(&actor) {
+            self.last_linked.store(actor, Ordering::Relaxed);
+        }
+        first
     }
 }
 
@@ -1150,6 +1162,26 @@ fn same_columns<R: Row>(layout: &[KeyColumns], row: &R) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_function_links_a_statement_s_tables_once_while_there_is_room() {
+        let entry = Entry::new("SELECT 1", None);
+        assert!(entry.first_link(7));
+        assert!(!entry.first_link(7));
+        assert!(entry.first_link(8));
+        assert!(!entry.first_link(7));
+        assert!(!entry.first_link(8));
+        assert!(entry.first_link(0));
+        assert!(!entry.first_link(0));
+        for actor in 100..100 + LINKED_PER_STATEMENT as u64 - 3 {
+            assert!(entry.first_link(actor));
+        }
+        // Past the room, an actor is not remembered: linked again each time (still right).
+        assert!(entry.first_link(999));
+        assert!(entry.first_link(999));
+        assert!(!entry.first_link(7));
+        assert!(entry.first_link(999));
+    }
 
     #[test]
     fn recent_reads_keep_the_last_records_oldest_first_each_once() {
