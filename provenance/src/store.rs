@@ -978,10 +978,19 @@ impl Store {
         }
         d.unlinked += dropped as u64;
         // Counted before the lock is released, as `queue` counts.
-        self.inner.deferred_tos.fetch_add(added, Ordering::Release);
-        self.inner
-            .deferred_tos
-            .fetch_sub(dropped, Ordering::Release);
+        self.count_queued(added, dropped);
+    }
+
+    /// Moves the count of queued targets by `added` less `removed`, in one step or none: the
+    /// count is shared by every thread that queues, and a full queue takes out about what it
+    /// takes in.
+    fn count_queued(&self, added: usize, removed: usize) {
+        let count = &self.inner.deferred_tos;
+        if added > removed {
+            count.fetch_add(added - removed, Ordering::Release);
+        } else if removed > added {
+            count.fetch_sub(removed - added, Ordering::Release);
+        }
     }
 
     /// Queues `tos` to be linked from `froms` by the next read.
@@ -1037,10 +1046,7 @@ impl Store {
         }
         // Counted before the lock is released: a catch-up that links this batch must find it
         // counted, or a read could find the count at zero with the batch not yet linked.
-        self.inner.deferred_tos.fetch_add(added, Ordering::Release);
-        self.inner
-            .deferred_tos
-            .fetch_sub(from_queue, Ordering::Release);
+        self.count_queued(added, from_queue);
         drop(d);
     }
 
