@@ -1065,10 +1065,17 @@ impl<DB: Driver> Observation<DB> {
             true => &entry.last_actor,
             false => &entry.last_activity,
         };
+        // A load, and a plain store when it changes: a swap is a locked read-modify-write
+        // on a line every thread running the statement shares. (Two units racing may each
+        // find the other's: both record, which only repeats edges.)
         let repeat = self.pending.is_none()
-            && self
-                .unit_hash()
-                .is_some_and(|h| last.swap(h, Ordering::Relaxed) == h);
+            && self.unit_hash().is_some_and(|h| {
+                let same = last.load(Ordering::Relaxed) == h;
+                if !same {
+                    last.store(h, Ordering::Relaxed);
+                }
+                same
+            });
         // Table-level edges of a structural actor (a `fn:`) are the same every time: record
         // them once per statement and function. A request's or job's, once per statement
         // run in a row by it.
