@@ -17,10 +17,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use provenance::context::{Context, scope};
-use provenance::{Direction, Relation, SpanLayer, Store};
+use provenance::{Direction, Relation, Store};
 use sqlx::Row;
 use tracing::Instrument;
-use tracing_subscriber::prelude::*;
 
 /// Rounds per case; each gives one ratio.
 const ROUNDS: usize = 41;
@@ -142,12 +141,7 @@ async fn paired<R, O, RF, OF>(
 
 fn main() {
     let store = Store::new();
-    let subscriber = tracing_subscriber::registry().with(SpanLayer::new(store.clone()));
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let (_guard, rt) = common::recording(&store);
     rt.block_on(
         async {
             sqlite(&store).await;

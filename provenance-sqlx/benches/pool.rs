@@ -19,18 +19,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use provenance::Store;
 use provenance::context::{Context, scope};
-use provenance::{SpanLayer, Store};
 use sqlx::Row;
 use tracing::Instrument;
-use tracing_subscriber::prelude::*;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 /// Times `iters` runs of `f`, each in a request of its own and inside a function span, as a
 /// handler would run it (a new request each time, so nothing recorded for one query is
@@ -55,9 +47,7 @@ where
 
 fn bench_sqlite(c: &mut Criterion) {
     let store = Store::new();
-    let subscriber = tracing_subscriber::registry().with(SpanLayer::new(store.clone()));
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let rt = runtime();
+    let (_guard, rt) = common::recording(&store);
     let (raw, ours) = rt.block_on(common::sqlite_pools(&store));
 
     let mut g = c.benchmark_group("sqlite_point_select");
@@ -123,9 +113,7 @@ fn bench_sqlite(c: &mut Criterion) {
 
 fn bench_postgres(c: &mut Criterion) {
     let store = Store::new();
-    let subscriber = tracing_subscriber::registry().with(SpanLayer::new(store.clone()));
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let rt = runtime();
+    let (_guard, rt) = common::recording(&store);
     let Some((raw, ours, table)) =
         rt.block_on(common::postgres_pools(&store, "postgres_point_select"))
     else {

@@ -17,14 +17,17 @@
 //! recording alone, hot in cache: a lower bound on what it costs in a busy server.
 //! Run with `cargo bench -p provenance-sqlx --bench recording`.
 
+// Only the SQLite pools of what the benches share are used here.
+#[allow(dead_code)]
+mod common;
+
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use provenance::Store;
 use provenance::context::{Context, sync_scope};
-use provenance::{SpanLayer, Store};
 use provenance_sqlx::bench::{bare, record};
 use sqlx::sqlite::SqliteRow;
-use tracing_subscriber::prelude::*;
 
 const SQL: &str = "SELECT id, name FROM items WHERE id >= ? AND id < ?";
 
@@ -54,28 +57,8 @@ fn rows(
 
 fn bench_recording(c: &mut Criterion) {
     let store = Store::new();
-    let subscriber = tracing_subscriber::registry().with(SpanLayer::new(store.clone()));
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let ours = rt.block_on(async {
-        let raw = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect("sqlite::memory:")
-            .await
-            .expect("sqlite");
-        sqlx::raw_sql(
-            "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); \
-             WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 1000) \
-             INSERT INTO items SELECT i, 'item ' || i FROM s;",
-        )
-        .execute(&raw)
-        .await
-        .expect("schema");
-        provenance_sqlx::SqlitePool::new(raw, store.clone())
-    });
+    let (_guard, rt) = common::recording(&store);
+    let (_raw, ours) = rt.block_on(common::sqlite_pools(&store));
     let span = tracing::info_span!("handler");
     let _entered = span.enter();
     for (group, n) in [("no_row", 0), ("one_row", 1), ("rows_100", 100)] {

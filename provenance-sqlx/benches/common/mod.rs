@@ -1,7 +1,23 @@
-//! The pools both benches compare: the raw sqlx pool and ours around it, on a table `items`
-//! of 1 000 rows (`id` its primary key, `name`).
+//! What the benches share: the thread's subscriber and runtime, and the pools they compare
+//! (the raw sqlx pool and ours around it, on a table `items` of 1 000 rows, `id` its primary
+//! key, `name`).
 
-use provenance::Store;
+use provenance::{SpanLayer, Store};
+use tracing_subscriber::prelude::*;
+
+/// A registry with a `SpanLayer` recording into `store`, the thread's default while the guard
+/// lives, and a current-thread runtime to run the queries on.
+pub(crate) fn recording(
+    store: &Store,
+) -> (tracing::subscriber::DefaultGuard, tokio::runtime::Runtime) {
+    let subscriber = tracing_subscriber::registry().with(SpanLayer::new(store.clone()));
+    let guard = tracing::subscriber::set_default(subscriber);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    (guard, rt)
+}
 
 /// SQLite in memory, one connection.
 pub(crate) async fn sqlite_pools(store: &Store) -> (sqlx::SqlitePool, provenance_sqlx::SqlitePool) {
