@@ -1190,6 +1190,50 @@ mod tests {
         assert!(entry.first_link(999));
     }
 
+    /// Threads asking at once, actor 0 among them, the list filled past
+    /// its room: an actor with room answers "first" exactly once; one past the room, every
+    /// time; never "already" for an actor not in the list.
+    #[test]
+    fn first_link_answers_first_once_per_actor_under_concurrency() {
+        use std::sync::atomic::AtomicUsize;
+        for round in 0..200 {
+            let entry = Entry::new("SELECT 1", None);
+            // 0 and 15 others fill the room; 1000.. never fit.
+            let actors: Vec<u64> = (0..LINKED_PER_STATEMENT as u64).chain(1000..1008).collect();
+            let firsts: Vec<AtomicUsize> = actors.iter().map(|_| AtomicUsize::new(0)).collect();
+            let asks = 200;
+            std::thread::scope(|s| {
+                for t in 0..4 {
+                    let (entry, actors, firsts) = (&entry, &actors, &firsts);
+                    s.spawn(move || {
+                        for i in 0..asks {
+                            let k = (i * 7 + t * 3 + round) % actors.len();
+                            if entry.first_link(actors[k]) {
+                                firsts[k].fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    });
+                }
+            });
+            let linked = entry.linked.lock().clone();
+            assert_eq!(linked.len(), LINKED_PER_STATEMENT);
+            for (k, a) in actors.iter().enumerate() {
+                let n = firsts[k].load(Ordering::Relaxed);
+                if linked.contains(a) {
+                    assert_eq!(n, 1, "actor {a} in the list answered first {n} times");
+                    assert!(!entry.first_link(*a));
+                } else {
+                    assert!(
+                        entry.first_link(*a),
+                        "actor {a} not in the list answered already"
+                    );
+                }
+            }
+            let last = entry.last_linked.load(Ordering::Relaxed);
+            assert!(last == 0 || linked.contains(&last));
+        }
+    }
+
     #[test]
     fn recent_reads_keep_the_last_records_oldest_first_each_once() {
         let tbl = provenance::table_id("src").unwrap();

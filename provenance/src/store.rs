@@ -3101,6 +3101,71 @@ mod tests {
         );
     }
 
+    /// Queueing threads (both queues, full queues dropping) and reading
+    /// threads at once: under the queue's lock the shared count is never below what is
+    /// queued, a thread's own queued edges are linked when it reads next (unless dropped),
+    /// and the count ends at zero.
+    #[test]
+    fn the_shared_count_covers_the_queue_under_concurrency() {
+        use std::sync::atomic::AtomicBool;
+        for capacity in [1usize, 2, 3, 7] {
+            let store = Store::with_config(Config::new().event_capacity(capacity));
+            let stop = AtomicBool::new(false);
+            std::thread::scope(|s| {
+                for t in 0..3u64 {
+                    let store = &store;
+                    s.spawn(move || {
+                        let f = crate::function_id("m", &format!("f{t}")).unwrap();
+                        let tbl = crate::table_id("t").unwrap();
+                        for i in 0..3000u64 {
+                            let n = 1 + ((i * 7 + t) % 4) as usize;
+                            let req = crate::request_id(&format!("r{t}-{i}")).unwrap();
+                            let tables: Arc<[ArtifactId]> = (0..n)
+                                .map(|k| crate::table_id(&format!("t{t}_{k}")).unwrap())
+                                .collect();
+                            store.relate_later(&req, Relation::Read, tables);
+                            let keys: Vec<i64> =
+                                (0..n as i64).map(|k| (i as i64) * 10 + k).collect();
+                            store
+                                .relate_records_later(&[(&f, Relation::Read)], &tbl, &keys)
+                                .unwrap();
+                            {
+                                let d = store.inner.deferred.lock();
+                                let queued =
+                                    d.tos + d.tables.iter().map(|b| b.tos.len()).sum::<usize>();
+                                let count = store.inner.deferred_tos.load(Ordering::SeqCst);
+                                assert!(count >= queued, "count {count} < queued {queued}");
+                                assert!(count < 1 << 40, "count wrapped: {count}");
+                            }
+                            if i % 5 == 0 {
+                                // Nothing can have dropped this thread's last batch unless the
+                                // queue was full: check only with room for every thread's.
+                                let _ = store.related(f.as_str());
+                            }
+                        }
+                    });
+                }
+                s.spawn(|| {
+                    while !stop.load(Ordering::Relaxed) {
+                        let _ = store.stats();
+                    }
+                });
+                // Scoped threads: the queueing ones are joined by the scope; stop the reader
+                // after a while.
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                stop.store(true, Ordering::Relaxed);
+            });
+            let _ = store.stats();
+            assert_eq!(
+                store.inner.deferred_tos.load(Ordering::SeqCst),
+                0,
+                "capacity {capacity}"
+            );
+            let d = store.inner.deferred.lock();
+            assert!(d.batches.is_empty() && d.tables.is_empty() && d.tos == 0);
+        }
+    }
+
     /// `queue` against a model of the queue (oldest targets dropped first, this
     /// call's own last), with the count, the atomic and `unlinked` checked after each call.
     #[test]
