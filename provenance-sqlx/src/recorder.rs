@@ -136,10 +136,11 @@ impl Entry {
         }
         let mut linked = self.linked.lock();
         let first = !linked.contains(&actor);
-        if first && linked.len() < LINKED_PER_STATEMENT {
+        let kept = first && linked.len() < LINKED_PER_STATEMENT;
+        if kept {
             linked.push(actor);
         }
-        if !first || linked.last() == Some(&actor) {
+        if !first || kept {
             self.last_linked.store(actor, Ordering::Relaxed);
         }
         first
@@ -165,7 +166,7 @@ impl AnalysisShard {
     }
 }
 
-/// Slots of [`RECENT_STATEMENTS`], per thread.
+/// Slots of [`RECENT_STATEMENTS`], per thread (a power of two: see [`recent_slot`]).
 const RECENT_STATEMENT_SLOTS: usize = 64;
 
 /// A statement a thread ran lately: the text it was cached under, for the pool `recorder`.
@@ -187,7 +188,8 @@ thread_local! {
 /// The slot of [`RECENT_STATEMENTS`] for `sql`, by its address and length.
 fn recent_slot(sql: &str) -> usize {
     let at = (sql.as_ptr() as usize >> 3) ^ sql.len();
-    at.wrapping_mul(0x9e37_79b9_7f4a_7c15_u64 as usize) >> (usize::BITS - 6)
+    at.wrapping_mul(0x9e37_79b9_7f4a_7c15_u64 as usize)
+        >> (usize::BITS - RECENT_STATEMENT_SLOTS.trailing_zeros())
 }
 
 /// The records a unit of work read most recently, the sources of what it writes next.
