@@ -1,4 +1,4 @@
-//! Run with: cargo run --release -p provenance-sqlx --example profile_queries -- [raw|ours|linked] [rows] [n] [all|optional|insert]
+//! Run with: cargo run --release -p provenance-sqlx --example profile_queries -- [raw|ours|linked|recorded|bare] [rows] [n] [all|optional|insert]
 //!
 //! Runs `n` queries on SQLite in memory, each returning `rows` rows with their keys, each in a
 //! request of its own inside a function span (as a handler runs them), through the raw sqlx
@@ -10,6 +10,11 @@
 //! `ours` only records, as a service that nobody asks runs; `linked` also reads the store at
 //! the end, which links the rows still queued (at most the store's event capacity): the
 //! difference is the deferred part of the cost.
+//!
+//! `recorded` and `bare` run no query: they time what `benches/recording.rs` times, the
+//! recording of a query that returned `rows` rows (fetched once) and the query built and taken
+//! apart without it, with no driver thread in the count. `scripts/query_atomics.sh` counts the
+//! atomic instructions of the recording this way.
 
 use provenance::context::{Context, scope};
 use provenance::{Config, SpanLayer, Store};
@@ -50,6 +55,10 @@ fn main() {
         .await
         .unwrap();
         let ours = provenance_sqlx::SqlitePool::new(raw.clone(), store.clone());
+        if mode == "recorded" || mode == "bare" {
+            recording(&ours, &mode, rows, n).await;
+            return;
+        }
         let sql = if insert {
             "INSERT INTO copies (name) SELECT name FROM items WHERE id >= ? AND id < ? RETURNING id"
         } else {
@@ -86,5 +95,30 @@ fn main() {
         eprintln!("{mode}: {n} queries of {rows} rows, {:?}", store.stats());
     } else {
         eprintln!("{mode}: {n} queries of {rows} rows");
+    }
+}
+
+/// The `recorded` and `bare` modes: `n` recordings (or bare runs) of a query that returned
+/// `rows` rows, each in a request of its own inside a function span, as the recording bench
+/// runs them.
+async fn recording(ours: &provenance_sqlx::SqlitePool, mode: &str, rows: u32, n: u32) {
+    const SQL: &str = "SELECT id, name FROM items WHERE id >= ? AND id < ?";
+    // Fetched in a span of their own, as the bench does, so that the key of `items` is known.
+    let fetched = sqlx::query(SQL)
+        .bind(1)
+        .bind(1 + rows)
+        .fetch_all(ours)
+        .instrument(tracing::info_span!("fetch"))
+        .await
+        .unwrap();
+    assert_eq!(fetched.len(), rows as usize);
+    let span = tracing::info_span!("handler");
+    let _entered = span.enter();
+    for i in 0..n {
+        let ctx = Context::from_iter([("request_id", format!("req:p-{i}"))]);
+        provenance::context::sync_scope(ctx, || match mode {
+            "bare" => provenance_sqlx::bench::bare(SQL),
+            _ => provenance_sqlx::bench::record(ours, SQL, &fetched),
+        });
     }
 }
