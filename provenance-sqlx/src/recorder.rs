@@ -1044,24 +1044,32 @@ impl<DB: Driver> Observation<DB> {
     fn record(&mut self) {
         self.flush_rows();
         let store = &self.recorder.store;
-        let Some(who) = self.actor.who.clone() else {
+        let Some(who) = self.actor.who.as_ref() else {
             return;
         };
         if self.failed {
-            let _ = store.count(&who, "query_errors", 1);
+            let _ = store.count(who, "query_errors", 1);
             return;
         }
-        let entry = self.entry.clone();
-        if entry.analysis.is_none() {
+        if self.entry.analysis.is_none() {
             store.count_unanalysed_query();
-            let _ = store.count(&who, "unanalysed_queries", 1);
+            let _ = store.count(who, "unanalysed_queries", 1);
             return;
         }
+        // Worked out before the actor and the entry are borrowed for the edges below, which
+        // are not cloned for them: a clone is an atomic reference count up and one down.
+        let unit = match self.pending {
+            None => self.unit_hash(),
+            // Inside a transaction the edges may be rolled back: never skipped.
+            Some(_) => None,
+        };
+        let (Some(who), entry) = (self.actor.who.as_ref(), &*self.entry) else {
+            return;
+        };
         // A statement run again by the same request or job (a loop over rows, N+1 queries)
         // has recorded its edges for it already: the last unit of work is remembered per
         // statement, apart for a unit that ran it itself (its own edges, columns included)
-        // and one around a function (its table edges only). (Inside a transaction they may be
-        // rolled back: never skipped.)
+        // and one around a function (its table edges only).
         let itself = who.kind().is_event();
         let last = match itself {
             true => &entry.last_actor,
@@ -1070,14 +1078,13 @@ impl<DB: Driver> Observation<DB> {
         // A load, and a plain store when it changes: a swap is a locked read-modify-write
         // on a line every thread running the statement shares. (Two units racing may each
         // find the other's: both record, which only repeats edges.)
-        let repeat = self.pending.is_none()
-            && self.unit_hash().is_some_and(|h| {
-                let same = last.load(Ordering::Relaxed) == h;
-                if !same {
-                    last.store(h, Ordering::Relaxed);
-                }
-                same
-            });
+        let repeat = unit.is_some_and(|h| {
+            let same = last.load(Ordering::Relaxed) == h;
+            if !same {
+                last.store(h, Ordering::Relaxed);
+            }
+            same
+        });
         // Table-level edges of a structural actor (a `fn:`) are the same every time: record
         // them once per statement and function. A request's or job's, once per statement
         // run in a row by it.
@@ -1087,11 +1094,11 @@ impl<DB: Driver> Observation<DB> {
             self.pending.is_some() || entry.first_link(self.recorder.hasher.hash_one(who.as_str()))
         };
         if once {
-            self.emit_all(&who, Relation::Read, &entry.reads, false);
-            self.emit_all(&who, Relation::Produced, &entry.writes, true);
+            self.emit_all(who, Relation::Read, &entry.reads, false);
+            self.emit_all(who, Relation::Produced, &entry.writes, true);
             for (t, c) in &entry.columns {
                 self.emit(t, Relation::Contains, c, true);
-                self.emit(&who, Relation::Produced, c, true);
+                self.emit(who, Relation::Produced, c, true);
             }
         }
         // The request or job around a function touched the tables too: "what did this
