@@ -1,6 +1,7 @@
 //! Turning one executed query into lineage: the analysis cache, the primary-key cache, and the
 //! observation that follows a query from its call to its last row.
 
+use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -1019,9 +1020,12 @@ impl<DB: Driver> Observation<DB> {
     /// [`Observation::emit`] from `from` to each of `tos` (a statement's tables). A request's
     /// or job's are queued, as its records are: the store links them when it is next read,
     /// which keeps making the new request's node out of the query.
+    ///
+    /// `from` by value when the caller is done with it: queued, it is moved instead of cloned
+    /// (an atomic reference count up, and one down when the observation drops).
     fn emit_all(
         &self,
-        from: &ArtifactId,
+        from: Cow<'_, ArtifactId>,
         relation: Relation,
         tos: &Arc<[ArtifactId]>,
         deferred: bool,
@@ -1032,11 +1036,11 @@ impl<DB: Driver> Observation<DB> {
         if from.kind().is_event() && !(deferred && self.pending.is_some()) {
             self.recorder
                 .store
-                .relate_later(from, relation, tos.clone());
+                .relate_later(from.into_owned(), relation, tos.clone());
             return;
         }
         for t in tos.iter() {
-            self.emit(from, relation, t, deferred);
+            self.emit(&from, relation, t, deferred);
         }
     }
 
@@ -1094,21 +1098,30 @@ impl<DB: Driver> Observation<DB> {
             self.pending.is_some() || entry.first_link(self.recorder.hasher.hash_one(who.as_str()))
         };
         if once {
-            self.emit_all(who, Relation::Read, &entry.reads, false);
-            self.emit_all(who, Relation::Produced, &entry.writes, true);
+            self.emit_all(Cow::Borrowed(who), Relation::Read, &entry.reads, false);
+            self.emit_all(Cow::Borrowed(who), Relation::Produced, &entry.writes, true);
             for (t, c) in &entry.columns {
                 self.emit(t, Relation::Contains, c, true);
                 self.emit(who, Relation::Produced, c, true);
             }
         }
+        self.derive();
         // The request or job around a function touched the tables too: "what did this
         // request touch" must answer even when a query returned no rows (a 404). Its own
-        // edges, since a function's are shared by every request that ran it.
-        if let Some(activity) = self.actor.activity.as_ref().filter(|_| !repeat) {
-            self.emit_all(activity, Relation::Read, &entry.reads, false);
-            self.emit_all(activity, Relation::Produced, &entry.writes, true);
+        // edges, since a function's are shared by every request that ran it. Last (after
+        // `derive`, which finds the unit of work by it), so that its ID goes to the queue
+        // instead of a clone of it.
+        if !repeat && let Some(activity) = self.actor.activity.take() {
+            let entry = &*self.entry;
+            let (reads, writes) = (&entry.reads, &entry.writes);
+            match writes.is_empty() {
+                true => self.emit_all(Cow::Owned(activity), Relation::Read, reads, false),
+                false => {
+                    self.emit_all(Cow::Borrowed(&activity), Relation::Read, reads, false);
+                    self.emit_all(Cow::Owned(activity), Relation::Produced, writes, true);
+                }
+            }
         }
-        self.derive();
     }
 
     /// A record produced by a unit of work that read records before is derived from them.

@@ -326,6 +326,14 @@ impl FromStr for ArtifactId {
     }
 }
 
+/// A clone, as `String: From<&String>`: for APIs that take `impl Into<ArtifactId>`, so that a
+/// caller done with its ID can give it instead of having it cloned.
+impl From<&ArtifactId> for ArtifactId {
+    fn from(id: &ArtifactId) -> ArtifactId {
+        id.clone()
+    }
+}
+
 impl TryFrom<&str> for ArtifactId {
     type Error = IdError;
 

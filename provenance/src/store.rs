@@ -933,7 +933,7 @@ impl Store {
     /// sqlx pool queues a request's edges to the tables its queries touch this way, once per
     /// statement and request. `tos` is shared, not copied: a cached statement's tables are
     /// queued with a reference count, and a batch takes 72 bytes besides them (7.2 MB for the
-    /// default capacity's 100 000).
+    /// default capacity's 100 000). `from` is taken by reference (and cloned) or by value.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -949,7 +949,7 @@ impl Store {
     /// ```
     pub fn relate_later(
         &self,
-        from: &ArtifactId,
+        from: impl Into<ArtifactId>,
         relation: Relation,
         tos: impl Into<Arc<[ArtifactId]>>,
     ) {
@@ -957,8 +957,9 @@ impl Store {
         if tos.is_empty() {
             return;
         }
-        let alive = self.alive_at_queue(from);
-        let from = from.clone();
+        // By value or by reference: a caller done with `from` gives it, and saves the clone.
+        let from = from.into();
+        let alive = self.alive_at_queue(&from);
         let added = tos.len();
         let mut d = self.inner.deferred.lock();
         // A queue of their own, bounded by batches: rows read again and again must not push
