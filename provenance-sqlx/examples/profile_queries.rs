@@ -117,7 +117,7 @@ async fn recording(ours: &provenance_sqlx::SqlitePool, mode: &str, rows: u32, n:
     for i in 0..n {
         let ctx = Context::from_iter([("request_id", format!("req:p-{i}"))]);
         provenance::context::sync_scope(ctx, || match mode {
-            "bare" => provenance_sqlx::bench::bare(SQL),
+            "bare" => provenance_sqlx::bench::bare(ours, SQL),
             _ => provenance_sqlx::bench::record(ours, SQL, &fetched),
         });
     }
