@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use parking_lot::Mutex;
-use provenance::{ArtifactId, Relation, Store};
+use provenance::{ArtifactId, Relation, Store, TablesLater};
 use smallvec::SmallVec;
 use sqlx::Either;
 use sqlx::{Column, Row};
@@ -776,7 +776,7 @@ impl<DB: Driver> Observation<DB> {
                         }
                         batch.keys.push(key);
                         if batch.keys.len() >= ROW_BATCH {
-                            self.flush_batches(&layout);
+                            self.flush_batches(&layout, None);
                         }
                         if !written {
                             self.note_read(cols.hash_of(key), ReadRef::Key(&cols.tbl, key));
@@ -813,7 +813,7 @@ impl<DB: Driver> Observation<DB> {
                 let batch = self.batch(k);
                 batch.ids.push(rec.clone());
                 if batch.ids.len() >= ROW_BATCH {
-                    self.flush_batches(&layout);
+                    self.flush_batches(&layout, None);
                 }
             }
             if relation == Relation::Produced && self.produced.len() < DERIVED_FAN_IN {
@@ -843,30 +843,39 @@ impl<DB: Driver> Observation<DB> {
         &mut self.batches[k]
     }
 
-    /// Records the edges of the batched records: actor, activity and table to each.
-    fn flush_rows(&mut self) {
-        if let Some(layout) = self.layout.take() {
-            self.flush_batches(&layout);
-            self.layout = Some(layout);
+    /// Records the edges of the batched records: actor, activity and table to each; and
+    /// queues `tables` with them (or alone).
+    fn flush_rows(&mut self, tables: Option<TablesLater>) {
+        match self.layout.take() {
+            Some(layout) => {
+                self.flush_batches(&layout, tables);
+                self.layout = Some(layout);
+            }
+            None => self.queue_tables(tables),
+        }
+    }
+
+    /// [`Store::relate_later`] of `tables`, if any.
+    fn queue_tables(&self, tables: Option<TablesLater>) {
+        if let Some(t) = tables {
+            self.recorder.store.relate_later(t.from, t.relation, t.tos);
         }
     }
 
     /// [`Observation::flush_rows`], with the result's `layout` taken out of `self`.
-    fn flush_batches(&mut self, layout: &[KeyColumns]) {
+    fn flush_batches(&mut self, layout: &[KeyColumns], mut tables: Option<TablesLater>) {
+        let rows = self.entry.analysis.as_ref().and_then(Analysis::rows);
+        let (Some(rows), Some(who)) = (rows, self.actor.who.as_ref()) else {
+            return self.queue_tables(tables);
+        };
         if self
             .batches
             .iter()
             .all(|b| b.keys.is_empty() && b.ids.is_empty())
         {
-            return;
+            return self.queue_tables(tables);
         }
-        let Some(rows) = self.entry.analysis.as_ref().and_then(Analysis::rows) else {
-            return;
-        };
         let relation = row_relation(rows.effect());
-        let Some(who) = self.actor.who.as_ref() else {
-            return;
-        };
         for (batch, cols) in self.batches.iter_mut().zip(layout.iter()) {
             let mut froms: SmallVec<[(&ArtifactId, Relation); 3]> = SmallVec::new();
             froms.push((who, relation));
@@ -878,10 +887,12 @@ impl<DB: Driver> Observation<DB> {
             if !batch.keys.is_empty() {
                 // Cannot fail: the table makes a record ID with any key (`numeric`). Copied
                 // out, so that a long result's next batch reuses this one's room.
-                let _ = self
-                    .recorder
-                    .store
-                    .relate_records_later(&froms, &cols.tbl, &batch.keys);
+                let _ = (self.recorder.store).relate_records_later_with(
+                    &froms,
+                    &cols.tbl,
+                    &batch.keys,
+                    tables.take(),
+                );
                 batch.keys.clear();
             }
             if !batch.ids.is_empty() {
@@ -889,6 +900,7 @@ impl<DB: Driver> Observation<DB> {
                 self.recorder.store.relate_many_later(&froms, ids);
             }
         }
+        self.queue_tables(tables);
     }
 
     /// Which columns of the rows hold the key of which table, from the first row's columns.
@@ -1046,7 +1058,9 @@ impl<DB: Driver> Observation<DB> {
 
     /// Table-level edges, `derived_from`, and counters, once, when the query ends.
     fn record(&mut self) {
-        self.flush_rows();
+        if self.failed {
+            self.flush_rows(None);
+        }
         let store = &self.recorder.store;
         let Some(who) = self.actor.who.as_ref() else {
             return;
@@ -1055,6 +1069,7 @@ impl<DB: Driver> Observation<DB> {
             let _ = store.count(who, "query_errors", 1);
             return;
         }
+        // (Without an analysis, no row was kept: nothing to flush.)
         if self.entry.analysis.is_none() {
             store.count_unanalysed_query();
             let _ = store.count(who, "unanalysed_queries", 1);
@@ -1109,19 +1124,50 @@ impl<DB: Driver> Observation<DB> {
         // The request or job around a function touched the tables too: "what did this
         // request touch" must answer even when a query returned no rows (a 404). Its own
         // edges, since a function's are shared by every request that ran it. Last (after
-        // `derive`, which finds the unit of work by it), so that its ID goes to the queue
-        // instead of a clone of it.
-        if !repeat && let Some(activity) = self.actor.activity.take() {
-            let entry = &*self.entry;
-            let (reads, writes) = (&entry.reads, &entry.writes);
-            match writes.is_empty() {
-                true => self.emit_all(Cow::Owned(activity), Relation::Read, reads, false),
-                false => {
-                    self.emit_all(Cow::Borrowed(&activity), Relation::Read, reads, false);
-                    self.emit_all(Cow::Owned(activity), Relation::Produced, writes, true);
-                }
-            }
+        // `derive`, which finds the unit of work by it), and with the query's last records:
+        // one lock and one lookup of the request for both. Without records its ID goes to the
+        // queue instead of a clone of it (the records' batch needs it too).
+        let records = self
+            .batches
+            .iter()
+            .any(|b| !b.keys.is_empty() || !b.ids.is_empty());
+        let activity = match (repeat, records) {
+            (true, _) => None,
+            (false, true) => self.actor.activity.clone(),
+            (false, false) => self.actor.activity.take(),
+        };
+        let tables = activity.and_then(|activity| self.activity_tables(activity));
+        match records {
+            true => self.flush_rows(tables),
+            false => self.queue_tables(tables),
         }
+    }
+
+    /// The edges of the activity around a function to the statement's tables: those that
+    /// can be queued with the query's last records are returned, the others recorded.
+    fn activity_tables(&self, activity: ArtifactId) -> Option<TablesLater> {
+        let entry = &*self.entry;
+        let (reads, writes) = (&entry.reads, &entry.writes);
+        // Queued unless held back for a transaction's commit (see `emit_all`).
+        let queued = activity.kind().is_event();
+        if queued && !reads.is_empty() {
+            self.emit_all(Cow::Borrowed(&activity), Relation::Produced, writes, true);
+            return Some(TablesLater {
+                from: activity,
+                relation: Relation::Read,
+                tos: reads.clone(),
+            });
+        }
+        if queued && !writes.is_empty() && self.pending.is_none() {
+            return Some(TablesLater {
+                from: activity,
+                relation: Relation::Produced,
+                tos: writes.clone(),
+            });
+        }
+        self.emit_all(Cow::Borrowed(&activity), Relation::Read, reads, false);
+        self.emit_all(Cow::Owned(activity), Relation::Produced, writes, true);
+        None
     }
 
     /// A record produced by a unit of work that read records before is derived from them.

@@ -80,7 +80,7 @@ pub use query::{Edge, Lineage};
 #[cfg(feature = "tracing")]
 pub use span::SpanLayer;
 pub use store::{
-    Artifact, Config, Direction, ModuleInfo, Neighbor, Relation, Stats, Store, global,
+    Artifact, Config, Direction, ModuleInfo, Neighbor, Relation, Stats, Store, TablesLater, global,
 };
 
 use std::collections::BTreeMap;

@@ -602,6 +602,19 @@ struct TableBatch {
     at: u64,
 }
 
+/// A request's or job's edges to tables, queued beside a batch of records by
+/// [`Store::relate_records_later_with`]: what [`Store::relate_later`] queues.
+#[derive(Clone, Debug)]
+pub struct TablesLater {
+    /// The request or job (another kind of artifact is linked as well, but not looked up
+    /// when it is queued).
+    pub from: ArtifactId,
+    /// Its relation to each of `tos`.
+    pub relation: Relation,
+    /// The tables, shared with the caller.
+    pub tos: Arc<[ArtifactId]>,
+}
+
 /// What a record ID adds to its table's ID for the longest `i64` key: `rec:<name>:<key>`
 /// against `tbl:<name>`, one colon and 20 characters.
 const LONGEST_KEY: usize = 21;
@@ -873,7 +886,7 @@ impl Store {
             let _ = self.relate_many(froms, &structural);
         }
         if !tos.is_empty() {
-            self.queue(froms, Targets::Ids(VecDeque::from(tos)));
+            self.queue(froms, Targets::Ids(VecDeque::from(tos)), None);
         }
     }
 
@@ -903,10 +916,49 @@ impl Store {
         table: &ArtifactId,
         keys: impl AsRef<[i64]>,
     ) -> Result<(), Error> {
+        self.relate_records_later_with(froms, table, keys, None)
+    }
+
+    /// [`Store::relate_records_later`], and with it what [`Store::relate_later`] queues for
+    /// `tables`, in one step: the queue is locked once, and a request or job that is both
+    /// among `froms` and `tables.from` is looked up once. The sqlx pool queues a query's
+    /// records and its request's edges to the query's tables this way. Each batch goes to its
+    /// own queue, bounded as the two methods say.
+    ///
+    /// Fails as [`Store::relate_records_later`] does, queueing no record; `tables` are queued
+    /// all the same.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use provenance::{Relation, Store, TablesLater};
+    ///
+    /// let store = Store::new();
+    /// let f = provenance::function_id("shop::orders", "list")?;
+    /// let req = provenance::request_id("r1")?;
+    /// let tbl = provenance::table_id("orders")?;
+    /// let froms = [(&f, Relation::Read), (&req, Relation::Read), (&tbl, Relation::Contains)];
+    /// let tables = TablesLater { from: req.clone(), relation: Relation::Read, tos: Arc::new([tbl.clone()]) };
+    /// store.relate_records_later_with(&froms, &tbl, [7], Some(tables))?;
+    /// // Linked by the first read.
+    /// assert_eq!(store.related("req:r1").len(), 2);
+    /// assert_eq!(store.related("rec:orders:7").len(), 3);
+    /// # Ok::<(), provenance::Error>(())
+    /// ```
+    pub fn relate_records_later_with(
+        &self,
+        froms: &[(&ArtifactId, Relation)],
+        table: &ArtifactId,
+        keys: impl AsRef<[i64]>,
+        tables: Option<TablesLater>,
+    ) -> Result<(), Error> {
         // Room for the longest key, so that every ID the queue will build is valid. (Only
         // to make the error is one built here.)
         if table.kind() != Kind::Tbl || table.as_str().len() + LONGEST_KEY > crate::id::MAX_LEN {
+            if let Some(t) = tables {
+                self.relate_later(t.from, t.relation, t.tos);
+            }
             crate::record_id_in(table, [i64::MIN])?;
+            return Ok(());
         }
         let keys = keys.as_ref();
         if !froms.is_empty() && !keys.is_empty() {
@@ -915,7 +967,9 @@ impl Store {
             // again).
             let keys = SmallVec::from_slice(keys);
             let table = table.clone();
-            self.queue(froms, Targets::Keys { table, keys });
+            self.queue(froms, Targets::Keys { table, keys }, tables);
+        } else if let Some(t) = tables {
+            self.relate_later(t.from, t.relation, t.tos);
         }
         Ok(())
     }
@@ -962,6 +1016,32 @@ impl Store {
         let alive = self.alive_at_queue(&from);
         let added = tos.len();
         let mut d = self.inner.deferred.lock();
+        let at = now_nanos();
+        let tables = TablesLater {
+            from,
+            relation,
+            tos,
+        };
+        let dropped = self.push_tables(&mut d, tables, alive, at);
+        // Counted before the lock is released, as `queue` counts.
+        self.count_queued(added, dropped);
+    }
+
+    /// Queues a batch of [`Store::relate_later`] at `at`, with the lock held, and drops the
+    /// oldest past the capacity; returns how many targets those had.
+    #[inline]
+    fn push_tables(
+        &self,
+        d: &mut Deferred,
+        tables: TablesLater,
+        alive: Option<NodeRef>,
+        at: u64,
+    ) -> usize {
+        let TablesLater {
+            from,
+            relation,
+            tos,
+        } = tables;
         // A queue of their own, bounded by batches: rows read again and again must not push
         // a request's table edges out while the request lives. The time is read under the
         // lock, so that the queue is in time order: `catch_up` merges it with the other by
@@ -971,15 +1051,14 @@ impl Store {
             relation,
             alive,
             tos,
-            at: now_nanos(),
+            at,
         });
         let mut dropped = 0;
         while d.tables.len() > self.inner.config.event_capacity {
             dropped += d.tables.pop_front().map_or(0, |b| b.tos.len());
         }
         d.unlinked += dropped as u64;
-        // Counted before the lock is released, as `queue` counts.
-        self.count_queued(added, dropped);
+        dropped
     }
 
     /// Moves the count of queued targets by `added` less `removed`, in one step or none: the
@@ -994,8 +1073,14 @@ impl Store {
         }
     }
 
-    /// Queues `tos` to be linked from `froms` by the next read.
-    fn queue(&self, froms: &[(&ArtifactId, Relation)], mut tos: Targets) {
+    /// Queues `tos` to be linked from `froms` by the next read, and `tables` as
+    /// [`Store::relate_later`] does.
+    fn queue(
+        &self,
+        froms: &[(&ArtifactId, Relation)],
+        mut tos: Targets,
+        tables: Option<TablesLater>,
+    ) {
         let capacity = self.inner.config.event_capacity;
         let mut kept: SmallVec<[(ArtifactId, Relation); 3]> = SmallVec::new();
         let mut alive: SmallVec<[Option<NodeRef>; 3]> = SmallVec::new();
@@ -1006,6 +1091,12 @@ impl Store {
         if kept.is_empty() {
             return;
         }
+        // The request or job of `tables` is most often one of `froms`: looked up once.
+        let tables = tables.filter(|t| !t.tos.is_empty()).map(|t| {
+            let found = froms.iter().position(|(f, _)| **f == t.from);
+            let alive = found.map_or_else(|| self.alive_at_queue(&t.from), |i| alive[i]);
+            (t, alive)
+        });
         let mut d = self.inner.deferred.lock();
         // Never more than the capacity queued: the oldest targets go first, this call's own
         // last (when it alone is larger than the capacity).
@@ -1034,20 +1125,27 @@ impl Store {
         }
         *unlinked += excess as u64;
         // What left the queue (the rest of the excess was this call's own).
-        let from_queue = excess.min(*queued);
-        *queued = *queued - from_queue + tos.len();
-        let added = tos.len();
+        let mut removed = excess.min(*queued);
+        *queued = *queued - removed + tos.len();
+        let mut added = tos.len();
+        let at = now_nanos();
         if added > 0 {
             batches.push_back(DeferredBatch {
                 froms: kept,
                 alive,
                 tos,
-                at: now_nanos(),
+                at,
             });
+        }
+        if let Some((tables, alive)) = tables {
+            added += tables.tos.len();
+            // At the records' time: the read links the records first (`catch_up` takes a
+            // table batch first only if it is older), as if `relate_later` came next.
+            removed += self.push_tables(&mut d, tables, alive, at);
         }
         // Counted before the lock is released: a catch-up that links this batch must find it
         // counted, or a read could find the count at zero with the batch not yet linked.
-        self.count_queued(added, from_queue);
+        self.count_queued(added, removed);
         drop(d);
     }
 

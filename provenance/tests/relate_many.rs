@@ -2,7 +2,9 @@
 
 use std::collections::VecDeque;
 
-use provenance::{ArtifactId, Config, Kind, Relation, Store, function_id, record_id, table_id};
+use provenance::{
+    ArtifactId, Config, Kind, Relation, Store, TablesLater, function_id, record_id, table_id,
+};
 
 fn neighbours(store: &Store, id: &ArtifactId) -> Vec<String> {
     let mut out: Vec<String> = store
@@ -940,4 +942,75 @@ fn two_groups_into_a_full_store_keep_it_full() {
         assert_eq!(stats.events(), 10, "later={later}: {stats:?}");
         assert_eq!(stats.total_evicted(), 8, "later={later}: {stats:?}");
     }
+}
+
+// `relate_records_later_with`: a query's records and its request's table edges in one step.
+#[test]
+fn records_and_table_edges_queued_together_read_back_as_queued_apart() {
+    let run = |together: bool| {
+        // Small enough that both queues drop their oldest, and the store evicts. One shard:
+        // with more, which shard evicts depends on the hasher's random seed, and two runs
+        // of the same calls differ.
+        let store = Store::with_config(Config::new().event_capacity(12).shards(1));
+        let f = provenance::function_id("shop", "list").unwrap();
+        let tbl = table_id("orders").unwrap();
+        let tables: std::sync::Arc<[ArtifactId]> =
+            vec![tbl.clone(), table_id("items").unwrap()].into();
+        let known = provenance::request_id("r-known").unwrap();
+        store.touch(&known).unwrap();
+        let other = provenance::job_id("q", "j1").unwrap();
+        for i in 0..30_i64 {
+            tick();
+            let req = match i % 5 {
+                0 => known.clone(),
+                _ => provenance::request_id(&format!("r-{i}")).unwrap(),
+            };
+            let froms = [
+                (&f, Relation::Read),
+                (&req, Relation::Read),
+                (&tbl, Relation::Contains),
+            ];
+            // Mostly the request among `froms`; now and then another from, or a table that
+            // makes no record IDs (the records fail, the table edges are queued all the same).
+            let from = if i % 7 == 3 {
+                other.clone()
+            } else {
+                req.clone()
+            };
+            let table = if i % 11 == 4 { f.clone() } else { tbl.clone() };
+            let keys = [i, i + 100];
+            let relation = Relation::Read;
+            if together {
+                let later = TablesLater {
+                    from,
+                    relation,
+                    tos: tables.clone(),
+                };
+                let result = store.relate_records_later_with(&froms, &table, keys, Some(later));
+                assert_eq!(result.is_err(), table == f);
+            } else {
+                let result = store.relate_records_later(&froms, &table, keys);
+                assert_eq!(result.is_err(), table == f);
+                store.relate_later(&from, relation, tables.clone());
+            }
+        }
+        let stats = store.stats();
+        let mut ids = vec![
+            f.to_string(),
+            tbl.to_string(),
+            "tbl:items".into(),
+            other.to_string(),
+        ];
+        ids.extend((0..30).map(|i| format!("req:r-{i}")));
+        ids.extend((0..30).map(|i| format!("rec:orders:{i}")));
+        ids.push(known.to_string());
+        let seen: Vec<Vec<String>> = ids
+            .iter()
+            .map(|id| neighbours(&store, &ArtifactId::parse(id).unwrap()))
+            .collect();
+        (stats, seen)
+    };
+    let (stats, seen) = run(true);
+    assert_eq!((stats.clone(), seen), run(false));
+    assert!(stats.unlinked > 0, "{stats:?}");
 }
