@@ -1148,7 +1148,8 @@ impl<DB: Driver> Observation<DB> {
     fn activity_tables(&self, activity: ArtifactId) -> Option<TablesLater> {
         let entry = &*self.entry;
         let (reads, writes) = (&entry.reads, &entry.writes);
-        // Queued unless held back for a transaction's commit (see `emit_all`).
+        // A request's or job's edges are queued (see `emit_all`), those to written tables
+        // only outside a transaction: inside one they wait for its commit.
         let queued = activity.kind().is_event();
         if queued && !reads.is_empty() {
             self.emit_all(Cow::Borrowed(&activity), Relation::Produced, writes, true);
