@@ -42,7 +42,7 @@ pub(crate) const DERIVED_FAN_IN: usize = 16;
 pub(crate) const RECORDS_PER_QUERY: usize = 1000;
 /// A query's records are queued to be linked to its actor, request and table this many at a
 /// time (one [`Store::relate_records_later`] or [`Store::relate_many_later`] each), and the
-/// rest when the query ends.
+/// rest when the query ends (with the request's table edges: [`Store::relate_records_later_with`]).
 pub(crate) const ROW_BATCH: usize = 64;
 /// Produced edges a transaction holds back until it commits.
 pub(crate) const PENDING_PER_TRANSACTION: usize = 10_000;
@@ -1056,7 +1056,8 @@ impl<DB: Driver> Observation<DB> {
         }
     }
 
-    /// Table-level edges, `derived_from`, and counters, once, when the query ends.
+    /// Table-level edges, `derived_from`, counters, and the records not queued yet, once,
+    /// when the query ends.
     fn record(&mut self) {
         if self.failed {
             self.flush_rows(None);

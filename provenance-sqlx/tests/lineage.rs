@@ -1294,3 +1294,56 @@ async fn a_request_that_runs_a_write_itself_after_running_it_in_a_function_produ
         targets(&store, "req:mixed", Relation::Produced)
     );
 }
+
+// Found in review: nothing else failed when the request's table edges were dropped on the path
+// that queues them with a function's keyed records (`relate_records_later_with`).
+#[tokio::test]
+async fn a_request_around_a_function_keeps_its_table_edges_when_rows_come_back() {
+    let store = Store::new();
+    let pool = seeded(
+        &store,
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); \
+         CREATE TABLE out (id INTEGER PRIMARY KEY, name TEXT); \
+         INSERT INTO items VALUES (1, 'a'), (2, 'b');",
+    )
+    .await;
+
+    #[tracing::instrument(skip(pool))]
+    async fn handler(pool: &provenance_sqlx::SqlitePool) {
+        sqlx::query("SELECT id, name FROM items")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO out (name) SELECT name FROM items RETURNING id")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    }
+
+    let subscriber = tracing_subscriber::registry().with(SpanLayer::new(store.clone()));
+    let _guard = tracing::subscriber::set_default(subscriber);
+    scope(request("tables"), handler(&pool)).await;
+    assert!(has_edge(
+        &store,
+        "req:tables",
+        Relation::Read,
+        "rec:items:1"
+    ));
+    assert!(
+        has_edge(&store, "req:tables", Relation::Read, "tbl:items"),
+        "{:?}",
+        store.neighbors("req:tables")
+    );
+    assert!(has_edge(
+        &store,
+        "req:tables",
+        Relation::Produced,
+        "tbl:out"
+    ));
+    assert!(has_edge(
+        &store,
+        "req:tables",
+        Relation::Produced,
+        "rec:out:1"
+    ));
+}
