@@ -1061,15 +1061,15 @@ impl<DB: Driver> Observation<DB> {
     fn record(&mut self) {
         if self.failed {
             self.flush_rows(None);
+            if let Some(who) = &self.actor.who {
+                let _ = self.recorder.store.count(who, "query_errors", 1);
+            }
+            return;
         }
         let store = &self.recorder.store;
         let Some(who) = self.actor.who.as_ref() else {
             return;
         };
-        if self.failed {
-            let _ = store.count(who, "query_errors", 1);
-            return;
-        }
         // (Without an analysis, no row was kept: nothing to flush.)
         if self.entry.analysis.is_none() {
             store.count_unanalysed_query();

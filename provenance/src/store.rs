@@ -492,8 +492,8 @@ pub struct Stats {
     /// query" was recorded (counted by `provenance-sqlx`).
     pub unanalysed_queries: u64,
     /// Targets of [`Store::relate_many_later`] (and of its kin [`Store::relate_records_later`],
-    /// [`Store::relate_later`] and [`Store::relate_records_later_with`]) dropped before a read linked them: the oldest when the
-    /// queue held the event capacity (in targets; for `relate_later`'s own queue, in
+    /// [`Store::relate_later`] and [`Store::relate_records_later_with`]) dropped before a
+    /// read linked them: the oldest when the queue held the event capacity (in targets; for `relate_later`'s own queue, in
     /// batches), those that a read found older than everything their shard still held in a
     /// full store (linked at once, they would have been evicted by then; they are not made
     /// only to be evicted), and those whose batch had no request or job left to link them
@@ -952,26 +952,25 @@ impl Store {
         keys: impl AsRef<[i64]>,
         tables: Option<TablesLater>,
     ) -> Result<(), Error> {
-        // Room for the longest key, so that every ID the queue will build is valid. (Only
-        // to make the error is one built here.)
-        if table.kind() != Kind::Tbl || table.as_str().len() + LONGEST_KEY > crate::id::MAX_LEN {
-            if let Some(t) = tables {
-                self.relate_later(t.from, t.relation, t.tos);
-            }
-            return crate::record_id_in(table, [i64::MIN])
-                .map(drop)
-                .map_err(Error::from);
-        }
+        // Room for the longest key, so that every ID the queue will build is valid.
+        let fits =
+            table.kind() == Kind::Tbl && table.as_str().len() + LONGEST_KEY <= crate::id::MAX_LEN;
         let keys = keys.as_ref();
-        if !froms.is_empty() && !keys.is_empty() {
+        if fits && !froms.is_empty() && !keys.is_empty() {
             // Copied: inline for the one or two rows most queries return, one allocation and
             // a `memcpy` for a batch of a long result (which the caller's buffer then holds
             // again).
             let keys = SmallVec::from_slice(keys);
             let table = table.clone();
             self.queue(froms, Targets::Keys { table, keys }, tables);
-        } else if let Some(t) = tables {
+            return Ok(());
+        }
+        if let Some(t) = tables {
             self.relate_later(t.from, t.relation, t.tos);
+        }
+        if !fits {
+            // Only to make the error is a record ID built here.
+            crate::record_id_in(table, [i64::MIN])?;
         }
         Ok(())
     }
