@@ -554,14 +554,27 @@ impl Recorder {
             .unwrap_or_default()
     }
 
+    /// Forgets the primary keys of `tables`, and moves the epoch if one was known.
     fn forget_keys(&self, tables: &[TableName]) {
+        self.forget_keys_if(tables, |_| true);
+    }
+
+    /// Forgets the primary keys of `tables` that were looked up and found empty (a table
+    /// without one, or not there yet).
+    fn forget_empty_keys(&self, tables: &[TableName]) {
+        self.forget_keys_if(tables, |key| key.is_empty());
+    }
+
+    fn forget_keys_if(&self, tables: &[TableName], forget: impl Fn(&[String]) -> bool) {
         if tables.is_empty() {
             return;
         }
         let mut keys = self.keys.lock();
         let mut forgot = false;
         for t in tables {
-            forgot |= keys.remove(t).is_some();
+            if keys.get(t).is_some_and(|key| forget(key)) {
+                forgot |= keys.remove(t).is_some();
+            }
         }
         if forgot {
             self.keys_epoch.fetch_add(1, Ordering::Relaxed);
@@ -978,14 +991,16 @@ impl<DB: Driver> Observation<DB> {
         self.finish();
     }
 
-    /// The query failed. The primary keys looked up for it are forgotten: the error may be
-    /// that its table does not exist (yet), and an empty key must not stick.
+    /// The query failed. The empty primary keys looked up for it are forgotten: the error may
+    /// be that its table does not exist (yet), and an empty key must not stick. A key that was
+    /// found is kept: a failure such as a unique violation says nothing about it, and
+    /// forgetting it would make every statement work its key columns out again.
     pub(crate) fn fail(&mut self, error: &sqlx::Error) {
         self.failed = true;
         if let (Some(pending), sqlx::Error::Database(_)) = (&self.pending, error) {
             pending.lock().failed = true;
         }
-        self.recorder.forget_keys(&self.entry.row_tables);
+        self.recorder.forget_empty_keys(&self.entry.row_tables);
     }
 
     /// Records what the query saw, once: the `Drop` that follows records nothing.
@@ -1363,6 +1378,45 @@ mod tests {
         );
         let shard = recorder.recent(unit(0));
         assert!(shard.units.len() <= per_shard && shard.spare.len() <= per_shard);
+    }
+
+    /// A unique violation (any failure) must not make every statement work its keys out
+    /// again; a key found empty (the table was not there yet) must not stick.
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn a_failed_query_forgets_only_the_empty_keys_of_its_tables() {
+        let recorder = Arc::new(Recorder::new(Store::new(), crate::Dialect::Sqlite));
+        let (found, empty) = (TableName::new(None, "found"), TableName::new(None, "empty"));
+        let known = |recorder: &Recorder| {
+            let keys = recorder.keys.lock();
+            (keys.contains_key(&found), keys.contains_key(&empty))
+        };
+        let fail = |sql: &str| {
+            let entry = recorder.entry(sql);
+            assert!(!entry.row_tables.is_empty(), "{sql}");
+            let mut observation =
+                Observation::<sqlx::Sqlite>::new(recorder.clone(), entry, Actor::default(), None);
+            observation.fail(&sqlx::Error::RowNotFound);
+            observation.finish();
+        };
+        {
+            let mut keys = recorder.keys.lock();
+            keys.insert(found.clone(), vec![String::from("id")].into());
+            keys.insert(empty.clone(), Vec::new().into());
+        }
+        fail("SELECT id FROM found");
+        assert_eq!(known(&recorder), (true, true));
+        assert_eq!(recorder.keys_epoch.load(Ordering::Relaxed), 0);
+        fail("SELECT found.id FROM found JOIN empty ON empty.id = found.id");
+        assert_eq!(known(&recorder), (true, false));
+        assert_eq!(recorder.keys_epoch.load(Ordering::Relaxed), 1);
+        // DDL that succeeds forgets the key it may have changed.
+        let entry = recorder.entry("ALTER TABLE found ADD COLUMN x INTEGER");
+        let mut observation =
+            Observation::<sqlx::Sqlite>::new(recorder.clone(), entry, Actor::default(), None);
+        observation.finish();
+        assert_eq!(known(&recorder), (false, false));
+        assert_eq!(recorder.keys_epoch.load(Ordering::Relaxed), 2);
     }
 
     #[test]
