@@ -590,8 +590,8 @@ impl Recorder {
 /// is issued (in the caller's task and span).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Actor {
-    /// The innermost function, else the activity.
-    who: Option<ArtifactId>,
+    /// The innermost function (borrowed: it lives as long as the program), else the activity.
+    who: Option<Cow<'static, ArtifactId>>,
     /// The request or job, when it is not `who`.
     activity: Option<ArtifactId>,
 }
@@ -601,24 +601,23 @@ impl Actor {
     fn unit(&self) -> Option<&ArtifactId> {
         self.activity
             .as_ref()
-            .or(self.who.as_ref())
+            .or(self.who.as_deref())
             .filter(|a| a.kind().is_event())
     }
 
     /// The innermost function, else the activity.
     pub(crate) fn who(&self) -> Option<&ArtifactId> {
-        self.who.as_ref()
+        self.who.as_deref()
     }
 
     pub(crate) fn current() -> Actor {
-        let now = provenance::span::current();
-        match (now.function, now.activity) {
+        match provenance::span::current_parts() {
             (Some(f), activity) => Actor {
-                who: Some(f),
+                who: Some(Cow::Borrowed(f)),
                 activity,
             },
             (None, activity) => Actor {
-                who: activity,
+                who: activity.map(Cow::Owned),
                 activity: None,
             },
         }
@@ -813,7 +812,7 @@ impl<DB: Driver> Observation<DB> {
             self.records += 1;
             if written && self.pending.is_some() {
                 let activity = self.actor.activity.as_ref();
-                let edges = [self.actor.who.as_ref(), activity, Some(&cols.tbl)]
+                let edges = [self.actor.who.as_deref(), activity, Some(&cols.tbl)]
                     .into_iter()
                     .zip([relation, relation, Relation::Contains])
                     .filter_map(|(from, r)| Some((from?, r, &rec)));
@@ -878,7 +877,7 @@ impl<DB: Driver> Observation<DB> {
     /// [`Observation::flush_rows`], with the result's `layout` taken out of `self`.
     fn flush_batches(&mut self, layout: &[KeyColumns], mut tables: Option<TablesLater>) {
         let rows = self.entry.analysis.as_ref().and_then(Analysis::rows);
-        let (Some(rows), Some(who)) = (rows, self.actor.who.as_ref()) else {
+        let (Some(rows), Some(who)) = (rows, self.actor.who.as_deref()) else {
             return self.queue_tables(tables);
         };
         if self
@@ -1076,13 +1075,13 @@ impl<DB: Driver> Observation<DB> {
     fn record(&mut self) {
         if self.failed {
             self.flush_rows(None);
-            if let Some(who) = &self.actor.who {
+            if let Some(who) = self.actor.who.as_deref() {
                 let _ = self.recorder.store.count(who, "query_errors", 1);
             }
             return;
         }
         let store = &self.recorder.store;
-        let Some(who) = self.actor.who.as_ref() else {
+        let Some(who) = self.actor.who.as_deref() else {
             return;
         };
         // (Without an analysis, no row was kept: nothing to flush.)
@@ -1098,7 +1097,7 @@ impl<DB: Driver> Observation<DB> {
             // Inside a transaction the edges may be rolled back: never skipped.
             Some(_) => None,
         };
-        let (Some(who), entry) = (self.actor.who.as_ref(), &*self.entry) else {
+        let (Some(who), entry) = (self.actor.who.as_deref(), &*self.entry) else {
             return;
         };
         // A statement run again by the same request or job (a loop over rows, N+1 queries)

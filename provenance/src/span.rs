@@ -633,7 +633,19 @@ impl Current {
 /// assert_eq!(now.activity.unwrap().as_str(), "req:r1");
 /// ```
 pub fn current() -> Current {
-    let mut now = Current::default();
+    let (function, activity) = current_parts();
+    Current {
+        function: function.cloned(),
+        activity,
+    }
+}
+
+/// [`current`], with the function's ID borrowed: it is kept for the program's life with its
+/// callsite, so the sqlx pool takes it for every query without a reference count moved up and
+/// down (two atomic operations).
+#[doc(hidden)]
+pub fn current_parts() -> (Option<&'static ArtifactId>, Option<ArtifactId>) {
+    let (mut function, mut activity) = (None, None);
     // Ask the dispatcher for the current span's ID: `Span::current()` would clone the span
     // (a reference count up, and a `try_close` when dropped) on every query.
     tracing::dispatcher::get_default(|dispatch| {
@@ -648,17 +660,18 @@ pub fn current() -> Current {
         let mut span = registry.span(id);
         while let Some(s) = span {
             if let Some(data) = s.extensions().get::<SpanDatas>().and_then(|d| d.any()) {
-                now.function = data.site.function.clone();
-                now.activity = data.activity.clone();
+                let site: &'static Callsite = data.site;
+                function = site.function.as_ref();
+                activity = data.activity.clone();
                 break;
             }
             span = s.parent();
         }
     });
-    if now.activity.is_none() {
-        now.activity = with_context(ProvenanceContext::activity);
+    if activity.is_none() {
+        activity = with_context(ProvenanceContext::activity);
     }
-    now
+    (function, activity)
 }
 
 /// Runs `future` as job `id` on `queue`, for code without a job framework: installs the
