@@ -3,8 +3,8 @@
 
 use std::borrow::Cow;
 use std::hash::BuildHasher;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use parking_lot::Mutex;
@@ -70,6 +70,9 @@ pub(crate) struct Entry {
     keys_known: AtomicU64,
     /// Where the key columns are in this statement's rows, once every key is known, and the
     /// [`Recorder::keys_epoch`] it was worked out in (a key forgotten since makes it stale).
+    /// The first one is read without a lock: every keyed query of the statement reads it.
+    first_layout: OnceLock<(u64, Arc<[KeyColumns]>)>,
+    /// A later one, when the first is stale (the epoch moved) or the rows changed shape.
     layout: Mutex<Option<(u64, Arc<[KeyColumns]>)>>,
     /// Hashes of the functions whose table-level edges for this statement are recorded (at
     /// most [`LINKED_PER_STATEMENT`]; see [`Entry::first_link`]).
@@ -98,6 +101,7 @@ impl Entry {
             writes: Arc::new([]),
             columns: Vec::new(),
             row_tables: Vec::new(),
+            first_layout: OnceLock::new(),
             layout: Mutex::new(None),
             linked: Mutex::new(SmallVec::new()),
             last_linked: AtomicU64::new(0),
@@ -752,11 +756,18 @@ impl<DB: Driver> Observation<DB> {
             // A cached layout is checked against this result's column names: `SELECT *`
             // changes shape when the table is altered.
             let epoch = self.recorder.keys_epoch.load(Ordering::Relaxed);
-            let cached = self.entry.layout.lock().clone();
-            self.layout = Some(match cached {
-                Some((at, layout)) if at == epoch && same_columns(&layout, row) => layout,
-                _ => self.layout_of(row, epoch),
-            });
+            let layout = match self.entry.first_layout.get() {
+                Some((at, layout)) if *at == epoch && same_columns(layout, row) => layout.clone(),
+                _ => {
+                    // Cloned out first: `layout_of` takes the same lock.
+                    let later = self.entry.layout.lock().clone();
+                    match later {
+                        Some((at, layout)) if at == epoch && same_columns(&layout, row) => layout,
+                        _ => self.layout_of(row, epoch),
+                    }
+                }
+            };
+            self.layout = Some(layout);
         }
         let relation = row_relation(rows.effect());
         let written = relation == Relation::Produced;
@@ -955,8 +966,8 @@ impl<DB: Driver> Observation<DB> {
             }
         }
         let layout: Arc<[KeyColumns]> = out.into();
-        if all_known {
-            *self.entry.layout.lock() = Some((epoch, layout.clone()));
+        if all_known && let Err(later) = self.entry.first_layout.set((epoch, layout.clone())) {
+            *self.entry.layout.lock() = Some(later);
         }
         layout
     }
