@@ -10,6 +10,10 @@
 //! | `one_row` | one row with its key: one record |
 //! | `rows_100` | 100 rows with their keys: 100 records |
 //!
+//! `linked` is `recorded` with the store read every [`LINK_EVERY`] queries, as an application
+//! asking for lineage reads it: the read links what the queries queued, and the time per
+//! query then includes that deferred work, paid on the reading thread.
+//!
 //! Each iteration is a query in a request of its own, inside a function span, as a handler
 //! runs it; both sides pay for the same request context. The rows are real SQLite rows,
 //! fetched once. Budgets (issue 5): ≤ 200 ns added per query on a cache hit, plus ≤ 100 ns per
@@ -32,13 +36,27 @@ use sqlx::sqlite::SqliteRow;
 
 const SQL: &str = "SELECT id, name FROM items WHERE id >= ? AND id < ?";
 
-/// Times `iters` runs of `f`, each in a request of its own.
-fn timed(iters: u64, f: impl Fn()) -> Duration {
+/// How many queries `linked` runs between two reads of the store.
+const LINK_EVERY: u64 = 64;
+
+/// Times `iters` runs of `f`, each in a request of its own; with `link`, reads that store
+/// every [`LINK_EVERY`] runs (and once at the end), so that the time includes linking what
+/// they queued.
+fn timed(iters: u64, link: Option<&Store>, f: impl Fn()) -> Duration {
+    let read = || {
+        if let Some(store) = link {
+            assert!(store.lookup("tbl:items").is_some());
+        }
+    };
     let start = Instant::now();
     for i in 0..iters {
         let ctx = Context::from_iter([("request_id", format!("req:bench-{i}"))]);
         sync_scope(ctx, &f);
+        if (i + 1) % LINK_EVERY == 0 {
+            read();
+        }
     }
+    read();
     start.elapsed()
 }
 
@@ -75,10 +93,13 @@ fn bench_recording(c: &mut Criterion) {
     for (group, rows) in fetched {
         let mut g = c.benchmark_group(group);
         g.bench_function("bare", |b| {
-            b.iter_custom(|iters| timed(iters, || bare(&ours, SQL)))
+            b.iter_custom(|iters| timed(iters, None, || bare(&ours, SQL)))
         });
         g.bench_function("recorded", |b| {
-            b.iter_custom(|iters| timed(iters, || record(&ours, SQL, &rows)))
+            b.iter_custom(|iters| timed(iters, None, || record(&ours, SQL, &rows)))
+        });
+        g.bench_function("linked", |b| {
+            b.iter_custom(|iters| timed(iters, Some(&store), || record(&ours, SQL, &rows)))
         });
         g.finish();
     }
