@@ -2466,11 +2466,15 @@ impl Pair<'_> {
     }
 }
 
+/// A node's packed edges, three inline: a record that a query read has three (its table's
+/// `contains`, its function's and its request's `read`) and needs no allocation for them.
+type Adj = SmallVec<[u64; 3]>;
+
 struct Node {
     /// Empty while the slot is free.
     key: Box<str>,
     /// Packed edges; those to structural artifacts first (`..n_struct`), then those to events.
-    adj: SmallVec<[u64; 2]>,
+    adj: Adj,
     n_struct: u32,
     /// The slot's generation (low bits) and, in the top bit, whether it holds an event.
     generation: u32,
@@ -2586,7 +2590,7 @@ impl Meta {
 
 struct Evicted {
     node: NodeRef,
-    adj: SmallVec<[u64; 2]>,
+    adj: Adj,
 }
 
 /// What one call evicted: usually nothing or one artifact, so no allocation for it.
@@ -2713,7 +2717,7 @@ enum Oldest {
 }
 
 /// Drops the edges to `dead` from `adj`. A short list is scanned; a long one is hashed first.
-fn drop_dead(adj: &mut SmallVec<[u64; 2]>, dead: Vec<NodeRef>) {
+fn drop_dead(adj: &mut Adj, dead: Vec<NodeRef>) {
     if dead.len() <= 8 {
         adj.retain(|e| !dead.contains(&unpack_ref(*e)));
     } else {
