@@ -389,10 +389,11 @@ struct PanicGuard<'a>(&'a mut Recorder, bool);
 
 impl Drop for PanicGuard<'_> {
     fn drop(&mut self) {
-        if std::thread::panicking() && !self.1 {
-            if let Some(pending) = self.0.0.take() {
-                pending.finish(Outcome::Panic);
-            }
+        if std::thread::panicking()
+            && !self.1
+            && let Some(pending) = self.0.0.take()
+        {
+            pending.finish(Outcome::Panic);
         }
     }
 }

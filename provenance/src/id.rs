@@ -663,10 +663,10 @@ fn check_part(part: &str, dot: bool, at: usize) -> Result<(), IdError> {
         }
         i += 1;
     }
-    if let Some(d) = decoded {
-        if std::str::from_utf8(&d).is_err() {
-            return Err(IdError::new(IdErrorReason::InvalidUtf8, at));
-        }
+    if let Some(d) = decoded
+        && std::str::from_utf8(&d).is_err()
+    {
+        return Err(IdError::new(IdErrorReason::InvalidUtf8, at));
     }
     Ok(())
 }

@@ -429,21 +429,21 @@ where
             self.define(site);
         }
         let calls = site.calls.fetch_add(1, Ordering::Relaxed) + 1;
-        if calls <= 16 || calls % 64 == 0 {
+        if calls <= 16 || calls.is_multiple_of(64) {
             self.flush_calls(site, calls);
         }
-        if let Some((parent_site, _)) = parent {
-            if let Some(caller) = &parent_site.function {
-                let key = parent_site as *const Callsite as usize;
-                // Most functions have one caller: check the last one seen before the list.
-                if site.last_caller.load(Ordering::Relaxed) != key {
-                    let known = site.callers.read().contains(&key);
-                    if !known {
-                        site.callers.write().push(key);
-                        let _ = self.store.relate(caller, Relation::Called, function);
-                    }
-                    site.last_caller.store(key, Ordering::Relaxed);
+        if let Some((parent_site, _)) = parent
+            && let Some(caller) = &parent_site.function
+        {
+            let key = parent_site as *const Callsite as usize;
+            // Most functions have one caller: check the last one seen before the list.
+            if site.last_caller.load(Ordering::Relaxed) != key {
+                let known = site.callers.read().contains(&key);
+                if !known {
+                    site.callers.write().push(key);
+                    let _ = self.store.relate(caller, Relation::Called, function);
                 }
+                site.last_caller.store(key, Ordering::Relaxed);
             }
         }
         if let Some(activity) = &activity {
