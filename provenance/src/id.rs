@@ -1113,6 +1113,36 @@ pub fn record_id_in<K: fmt::Display>(
     })
 }
 
+/// [`record_id_in`] for one integer key, appended to `out` as text, without an
+/// [`ArtifactId`] of its own: the store builds a queued batch's record IDs this way, into one
+/// buffer. On an error `out` is left as it was.
+pub(crate) fn push_record_id(
+    out: &mut String,
+    table: &ArtifactId,
+    key: i64,
+) -> Result<(), IdError> {
+    let Some(name) = table.as_str().strip_prefix("tbl:") else {
+        return Err(IdError::new(
+            IdErrorReason::Shape("a record's table must be a `tbl:` ID"),
+            0,
+        ));
+    };
+    let at = out.len();
+    out.push_str(Kind::Rec.as_str());
+    out.push(':');
+    out.push_str(name);
+    out.push(':');
+    let pushed = push_part(out, &key).and_then(|()| match out.len() - at {
+        len if len > MAX_LEN => Err(IdError::new(IdErrorReason::TooLong(len), MAX_LEN)),
+        _ => Ok(()),
+    });
+    if pushed.is_err() {
+        out.truncate(at);
+    }
+    debug_assert!(pushed.is_err() || validate(&out[at..]).is_ok());
+    pushed
+}
+
 /// Appends the parts of a key, comma-separated: at least one, and not past [`MAX_LEN`].
 fn push_parts<K: fmt::Display>(
     s: &mut String,
@@ -1302,6 +1332,39 @@ pub fn config_id(path: &str) -> Result<ArtifactId, IdError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pushed_record_id_is_the_one_record_id_in_makes() {
+        // Long enough that the longest keys make an ID past `MAX_LEN`.
+        let long = "t".repeat(MAX_LEN - 20);
+        let mut too_long = 0;
+        for table in ["orders", "public.orders", "Mixed Case", long.as_str()] {
+            let tbl = table_id(table).unwrap();
+            let mut out = String::from("before");
+            for key in [0, 1, -1, 42, i64::MIN, i64::MAX] {
+                let want = record_id_in(&tbl, [key]);
+                let at = out.len();
+                let got = push_record_id(&mut out, &tbl, key);
+                match want {
+                    Ok(id) => {
+                        assert!(got.is_ok(), "{table} {key}");
+                        assert_eq!(&out[at..], id.as_str());
+                    }
+                    Err(e) => {
+                        too_long += 1;
+                        assert_eq!(got.unwrap_err().to_string(), e.to_string());
+                        assert_eq!(out.len(), at, "a failed push leaves the buffer");
+                    }
+                }
+            }
+            assert!(out.starts_with("before"));
+        }
+        assert_eq!(too_long, 2, "i64::MIN and i64::MAX on the long table");
+        let mut out = String::new();
+        let not_a_table = request_id("r1").unwrap();
+        assert!(push_record_id(&mut out, &not_a_table, 1).is_err());
+        assert!(out.is_empty());
+    }
 
     #[test]
     fn a_uuid_request_id_is_the_one_its_text_makes() {

@@ -648,17 +648,66 @@ impl Targets {
             Targets::Keys { keys, .. } => drop(keys.drain(..n)),
         }
     }
+}
 
-    /// The artifacts to link. A key always makes a valid ID: its table was checked with the
-    /// longest number when it was queued.
-    fn into_ids(self) -> Vec<ArtifactId> {
-        match self {
-            Targets::Ids(ids) => Vec::from(ids),
-            Targets::Keys { table, keys } => keys
-                .into_iter()
-                .filter_map(|k| crate::record_id_in(&table, [k]).ok())
-                .collect(),
+/// What [`Store::link_many`] links to: an artifact's ID text and its kind.
+trait Target {
+    fn text(&self) -> &str;
+    fn kind(&self) -> Kind;
+}
+
+impl Target for ArtifactId {
+    fn text(&self) -> &str {
+        self.as_str()
+    }
+
+    fn kind(&self) -> Kind {
+        ArtifactId::kind(self)
+    }
+}
+
+/// A record's ID as text in a [`RecordTexts`] buffer.
+struct RecordText<'a>(&'a str);
+
+impl Target for RecordText<'_> {
+    fn text(&self) -> &str {
+        self.0
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Rec
+    }
+}
+
+/// The record IDs of queued [`Targets::Keys`], written into one buffer that the catch-up
+/// reuses from batch to batch: a record's ID needs no allocation of its own (the store's node
+/// copies it once, if the record is new).
+#[derive(Default)]
+struct RecordTexts {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl RecordTexts {
+    /// The IDs of `keys` in `table`. A key always makes a valid ID: its table was checked
+    /// with the longest number when it was queued (one that did not is left out).
+    fn of(&mut self, table: &ArtifactId, keys: &[i64]) -> Vec<RecordText<'_>> {
+        self.text.clear();
+        self.ends.clear();
+        for &key in keys {
+            if id::push_record_id(&mut self.text, table, key).is_ok() {
+                self.ends.push(self.text.len());
+            }
         }
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let text = RecordText(&self.text[start..end]);
+                start = end;
+                text
+            })
+            .collect()
     }
 }
 
@@ -1167,6 +1216,7 @@ impl Store {
             )
         };
         // Both queues, oldest first.
+        let mut texts = RecordTexts::default();
         let mut batches = batches.into_iter().peekable();
         let mut tables = tables.into_iter().peekable();
         loop {
@@ -1191,8 +1241,16 @@ impl Store {
             let froms: SmallVec<[(&ArtifactId, Relation); 3]> =
                 batch.froms.iter().map(|(f, r)| (f, *r)).collect();
             let queued = batch.tos.len();
-            let tos = batch.tos.into_ids();
-            self.link_late(&froms, &batch.alive, &tos, batch.at, queued);
+            match batch.tos {
+                Targets::Ids(mut ids) => {
+                    let ids = ids.make_contiguous();
+                    self.link_late(&froms, &batch.alive, ids, batch.at, queued);
+                }
+                Targets::Keys { table, keys } => {
+                    let tos = texts.of(&table, &keys);
+                    self.link_late(&froms, &batch.alive, &tos, batch.at, queued);
+                }
+            }
         }
     }
 
@@ -1202,7 +1260,7 @@ impl Store {
         &self,
         froms: &[(&ArtifactId, Relation)],
         alive: &[Option<NodeRef>],
-        tos: &[ArtifactId],
+        tos: &[impl Target],
         at: u64,
         queued: usize,
     ) {
@@ -1220,7 +1278,7 @@ impl Store {
     fn link_many(
         &self,
         froms: &[(&ArtifactId, Relation)],
-        tos: &[ArtifactId],
+        tos: &[impl Target],
         now: u64,
         due: &mut Settlement,
         mut late: Option<&mut Late<'_>>,
@@ -1241,7 +1299,7 @@ impl Store {
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                let h = self.hash(t.as_str());
+                let h = self.hash(t.text());
                 (self.shard_of(h), h, i)
             })
             .collect();
@@ -2285,7 +2343,7 @@ fn link_group(
     shards: &[usize],
     froms: &[(&ArtifactId, Relation)],
     from_at: &[(u64, usize)],
-    tos: &[ArtifactId],
+    tos: &[impl Target],
     group: &[(usize, u64, usize)],
     now: u64,
     due: &mut Settlement,
@@ -2314,7 +2372,7 @@ fn link_group(
             continue;
         }
         // An event not in the store when its batch was queued ages as a target does.
-        if late.is_some() && full && from.kind().is_event() && aged(shard, sf, h, from, now) {
+        if late.is_some() && full && from.kind().is_event() && aged(shard, sf, h, *from, now) {
             from_nodes.push(None);
             continue;
         }
@@ -2353,7 +2411,7 @@ fn link_group(
         }
         let (ib, new) = set
             .at(pt)
-            .get_or_insert(h, to.as_str(), to.kind(), now, st, is_late)?;
+            .get_or_insert(h, to.text(), to.kind(), now, st, is_late)?;
         let rb = set.at(pt).node_ref(st, ib);
         *created += usize::from(new);
         let to_struct = !to.kind().is_event();
@@ -2380,10 +2438,10 @@ fn link_group(
 /// Whether event `id`, queued at `now` and linked into a full store, is too old to be made:
 /// it is not in `shard` (number `s`, hash `h`), nor logged there, and is older than the
 /// shard's oldest event.
-fn aged(shard: &mut Shard, s: usize, h: u64, id: &ArtifactId, now: u64) -> bool {
-    shard.find(h, id.as_str()).is_none()
+fn aged(shard: &mut Shard, s: usize, h: u64, id: &impl Target, now: u64) -> bool {
+    shard.find(h, id.text()).is_none()
         && shard.oldest(s).is_some_and(|(oldest, _)| now < oldest)
-        && !(id.kind() == Kind::Req && shard.logged_seq(h, id.as_str()).is_some())
+        && !(id.kind() == Kind::Req && shard.logged_seq(h, id.text()).is_some())
 }
 
 /// The shards of an edge's two ends (the same shard twice when both ends are there).
