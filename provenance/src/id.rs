@@ -1148,22 +1148,26 @@ pub(crate) fn push_record_id(
 /// Appends `n` in decimal, as its `Display` does, without the formatting machinery (~110
 /// instructions less a queued record's ID).
 fn push_i64(out: &mut String, n: i64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n.unsigned_abs();
+    if n < 0 {
+        out.push('-');
+    }
+    push_decimal(out, n.unsigned_abs());
+}
+
+/// Appends `n` in decimal, without the formatting machinery (a request has several numbers,
+/// a queued record its key).
+pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
     loop {
         at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
             break;
         }
     }
-    if n < 0 {
-        at -= 1;
-        digits[at] = b'-';
-    }
-    out.extend(digits[at..].iter().map(|&b| char::from(b)));
+    out.extend(buf[at..].iter().map(|&d| d as char));
 }
 
 /// Appends the parts of a key, comma-separated: at least one, and not past [`MAX_LEN`].

@@ -2185,25 +2185,10 @@ fn encode_attr(out: &mut String, key: &str, value: &Value) {
     out.push(ATTR_KEY_END);
     match value {
         Value::Str(s) => push_sanitized(out, s, MAX_ATTRIBUTE_LEN),
-        Value::U64(n) => push_decimal(out, *n),
+        Value::U64(n) => id::push_decimal(out, *n),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
     }
     out.push(ATTR_END);
-}
-
-/// Appends `n` in decimal, without the formatting machinery (a request has several numbers).
-fn push_decimal(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(buf[at..].iter().map(|&d| d as char));
 }
 
 /// The attributes of an encoded list, in order; a key given twice counts as its last value.
