@@ -756,18 +756,16 @@ impl<DB: Driver> Observation<DB> {
             // A cached layout is checked against this result's column names: `SELECT *`
             // changes shape when the table is altered.
             let epoch = self.recorder.keys_epoch.load(Ordering::Relaxed);
-            let layout = match self.entry.first_layout.get() {
-                Some((at, layout)) if *at == epoch && same_columns(layout, row) => layout.clone(),
-                _ => {
-                    // Cloned out first: `layout_of` takes the same lock.
-                    let later = self.entry.layout.lock().clone();
-                    match later {
-                        Some((at, layout)) if at == epoch && same_columns(&layout, row) => layout,
-                        _ => self.layout_of(row, epoch),
-                    }
-                }
-            };
-            self.layout = Some(layout);
+            let fresh =
+                |(at, layout): &(u64, Arc<[KeyColumns]>)| *at == epoch && same_columns(layout, row);
+            // The first layout without a lock, else a later one under it: the lock is released
+            // before `layout_of` takes it again.
+            let cached = (self.entry.first_layout.get().filter(|c| fresh(c)).cloned())
+                .or_else(|| self.entry.layout.lock().clone().filter(&fresh));
+            self.layout = Some(match cached {
+                Some((_, layout)) => layout,
+                None => self.layout_of(row, epoch),
+            });
         }
         let relation = row_relation(rows.effect());
         let written = relation == Relation::Produced;

@@ -1100,17 +1100,20 @@ pub fn record_id_in<K: fmt::Display>(
     table: &ArtifactId,
     key: impl IntoIterator<Item = K>,
 ) -> Result<ArtifactId, IdError> {
-    let Some(name) = table.as_str().strip_prefix("tbl:") else {
-        return Err(IdError::new(
-            IdErrorReason::Shape("a record's table must be a `tbl:` ID"),
-            0,
-        ));
-    };
+    let name = table_name(table)?;
     build(Kind::Rec, |s| {
         s.push_str(name);
         s.push(':');
         push_parts(s, key)
     })
+}
+
+/// The name in a record's `tbl:` ID.
+fn table_name(table: &ArtifactId) -> Result<&str, IdError> {
+    table.as_str().strip_prefix("tbl:").ok_or(IdError::new(
+        IdErrorReason::Shape("a record's table must be a `tbl:` ID"),
+        0,
+    ))
 }
 
 /// [`record_id_in`] for one integer key, appended to `out` as text, without an
@@ -1121,12 +1124,7 @@ pub(crate) fn push_record_id(
     table: &ArtifactId,
     key: i64,
 ) -> Result<(), IdError> {
-    let Some(name) = table.as_str().strip_prefix("tbl:") else {
-        return Err(IdError::new(
-            IdErrorReason::Shape("a record's table must be a `tbl:` ID"),
-            0,
-        ));
-    };
+    let name = table_name(table)?;
     let at = out.len();
     out.push_str(Kind::Rec.as_str());
     out.push(':');
@@ -1134,10 +1132,11 @@ pub(crate) fn push_record_id(
     out.push(':');
     let part = out.len();
     push_i64(out, key);
-    let pushed = escape_from(out, part).and_then(|()| match out.len() - at {
-        len if len > MAX_LEN => Err(IdError::new(IdErrorReason::TooLong(len), MAX_LEN)),
-        _ => Ok(()),
-    });
+    let mut pushed = escape_from(out, part);
+    let len = out.len() - at;
+    if pushed.is_ok() && len > MAX_LEN {
+        pushed = Err(IdError::new(IdErrorReason::TooLong(len), MAX_LEN));
+    }
     if pushed.is_err() {
         out.truncate(at);
     }
