@@ -201,28 +201,19 @@ fn recent_slot(sql: &str) -> usize {
 ///
 /// A ring: every keyed row a query returns is noted here, so a row costs a scan of the
 /// hashes kept (contiguous, no record compared unless a hash matches) and one slot written.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct RecentReads {
-    /// The last [`DERIVED_FAN_IN`] records; once full, `next` is the oldest.
-    records: Vec<Read>,
+    /// The last [`DERIVED_FAN_IN`] records; once full, `next` is the oldest. Inline for a
+    /// unit of work that reads a record or two, as are `hashes`: its state is then one small
+    /// allocation.
+    records: SmallVec<[Read; 2]>,
     /// Their hashes, in the same slots, apart: a unit reading many records checks each
     /// against all of these before comparing any record.
-    hashes: [u64; DERIVED_FAN_IN],
+    hashes: SmallVec<[u64; 2]>,
     /// The slot the next record is written to, once `records` is full.
     next: usize,
     /// Records read before those, no longer kept.
     older: u64,
-}
-
-impl Default for RecentReads {
-    fn default() -> Self {
-        RecentReads {
-            records: Vec::with_capacity(DERIVED_FAN_IN),
-            hashes: [0; DERIVED_FAN_IN],
-            next: 0,
-            older: 0,
-        }
-    }
 }
 
 impl RecentReads {
@@ -230,7 +221,7 @@ impl RecentReads {
     /// made while a read streams derives from what was read.
     fn note(&mut self, hash: u64, rec: ReadRef<'_>) {
         let kept = self.records.len();
-        let hashes = &self.hashes[..kept];
+        let hashes = &self.hashes;
         if hashes.contains(&hash)
             && (hashes.iter())
                 .zip(&self.records)
@@ -239,7 +230,7 @@ impl RecentReads {
             return;
         }
         if kept < DERIVED_FAN_IN {
-            self.hashes[kept] = hash;
+            self.hashes.push(hash);
             self.records.push(rec.to_owned());
         } else {
             self.hashes[self.next] = hash;
@@ -252,6 +243,7 @@ impl RecentReads {
     /// Forgets everything, keeping the memory.
     fn clear(&mut self) {
         self.records.clear();
+        self.hashes.clear();
         self.next = 0;
         self.older = 0;
     }
@@ -272,7 +264,21 @@ struct RecentShard {
 }
 
 /// One unit of work's [`RecentReads`], shared by the queries that note them.
-type UnitReads = Arc<Mutex<RecentReads>>;
+type UnitReads = Arc<UnitReadsOf>;
+
+/// [`RecentReads`] noted by the pool `owner` (a [`Recorder::id`]): kept with a unit of work's
+/// context, a unit's reads through one pool are not another's.
+#[derive(Debug, Default)]
+struct UnitReadsOf {
+    owner: u64,
+    reads: Mutex<RecentReads>,
+}
+
+impl UnitReadsOf {
+    fn lock(&self) -> parking_lot::MutexGuard<'_, RecentReads> {
+        self.reads.lock()
+    }
+}
 
 /// A record read, as it came: a single integer key stays a number (with its table's `tbl:`
 /// ID) until the unit of work writes and its `rec:` ID is needed.
@@ -333,9 +339,10 @@ pub(crate) struct Recorder {
     /// Counts the times keys were forgotten (or all dropped, the cache full), so that
     /// statements' cached layouts and known keys follow.
     keys_epoch: AtomicU64,
-    /// Per request or job (by its ID's hash): what it read last. Kept here rather than read
-    /// back from the graph, whose neighbour list of a long job grows with every record.
-    /// A query holds its unit's entry while it runs, so that each row locks only that.
+    /// Per request or job (by its ID's hash): what it read last, for a unit whose context
+    /// does not keep it (see [`Observation::unit_reads`]). Kept here rather than read back
+    /// from the graph, whose neighbour list of a long job grows with every record. A query
+    /// holds its unit's entry while it runs, so that each row locks only that.
     recent: Box<[Mutex<RecentShard>]>,
     pub(crate) records_per_query: AtomicUsize,
 }
@@ -849,11 +856,56 @@ impl<DB: Driver> Observation<DB> {
 
     /// Notes a record read among the unit of work's recent reads (see [`RecentReads::note`]).
     fn note_read(&mut self, hash: u64, rec: ReadRef<'_>) {
-        let Some(unit) = self.unit_hash() else {
-            return;
+        if self.recent.is_none() {
+            self.recent = self.unit_reads();
+        }
+        if let Some(recent) = &self.recent {
+            recent.lock().note(hash, rec);
+        }
+    }
+
+    /// The unit of work's recent reads, to note what it reads: kept with its context (see
+    /// [`provenance::Context::unit_state`]), else in the recorder's table (a job span inside a
+    /// request's context, or another pool's reads kept with the context already).
+    ///
+    /// With its context, a new request's first keyed read makes one small allocation, freed
+    /// with the request, instead of taking an entry of the table: at one query a request, the
+    /// table's entries and the scan that evicts them were cache misses on every query.
+    fn unit_reads(&mut self) -> Option<UnitReads> {
+        let unit = self.actor.unit()?;
+        let owner = self.recorder.id;
+        let make = || UnitReadsOf {
+            owner,
+            reads: Mutex::default(),
         };
-        let recent = (self.recent).get_or_insert_with(|| self.recorder.reads_for(unit));
-        recent.lock().note(hash, rec);
+        if let Some(reads) = provenance::context::unit_state(unit, make)
+            && reads.owner == owner
+        {
+            return Some(reads);
+        }
+        let hash = self.unit_hash()?;
+        Some(self.recorder.reads_for(hash))
+    }
+
+    /// What the unit of work read most recently, and how many reads before those are not
+    /// kept: from where [`Observation::unit_reads`] puts them.
+    fn unit_read(&mut self) -> Option<(Vec<ArtifactId>, u64)> {
+        let unit = self.actor.unit()?;
+        let made;
+        let kept = match &self.recent {
+            Some(reads) => Some(reads),
+            None => {
+                made = provenance::context::unit_state_made::<UnitReadsOf>(unit)
+                    .filter(|r| r.owner == self.recorder.id);
+                made.as_ref()
+            }
+        };
+        if let Some(reads) = kept {
+            let r = reads.lock();
+            return Some((r.ids(), r.older));
+        }
+        let hash = self.unit_hash()?;
+        Some(self.recorder.reads_of(hash))
     }
 
     /// The records of result table `k` not queued yet.
@@ -1200,10 +1252,9 @@ impl<DB: Driver> Observation<DB> {
         if self.produced.is_empty() {
             return;
         }
-        let Some(unit) = self.unit_hash() else {
+        let Some((read, older)) = self.unit_read() else {
             return;
         };
-        let (read, older) = self.recorder.reads_of(unit);
         let produced = std::mem::take(&mut self.produced);
         for rec in &produced {
             for source in read.iter().filter(|r| *r != rec) {

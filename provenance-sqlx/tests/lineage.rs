@@ -1347,3 +1347,98 @@ async fn a_request_around_a_function_keeps_its_table_edges_when_rows_come_back()
         "rec:out:1"
     ));
 }
+
+/// A unit of work's recent reads are kept with its context, per pool: two pools in one
+/// request each derive what they write from what they read, not from the other's reads.
+/// (The second pool finds the context's place taken and keeps its reads itself.)
+#[tokio::test]
+async fn two_pools_in_one_request_each_derive_from_their_own_reads() {
+    let store = Store::new();
+    let a = seeded(
+        &store,
+        "CREATE TABLE src (id INTEGER PRIMARY KEY); INSERT INTO src VALUES (1), (2); \
+         CREATE TABLE out (id INTEGER PRIMARY KEY);",
+    )
+    .await;
+    let b = provenance_sqlx::SqlitePool::new(a.unobserved().clone(), store.clone());
+    scope(request("two_pools"), async {
+        let read = |pool, id: i64| async move {
+            sqlx::query("SELECT id FROM src WHERE id = ?")
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        };
+        read(&a, 1).await;
+        read(&b, 2).await;
+        for (pool, id) in [(&a, 1), (&b, 2)] {
+            sqlx::query("INSERT INTO out (id) VALUES (?) RETURNING id")
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    assert_eq!(
+        targets(&store, "rec:out:1", Relation::DerivedFrom),
+        ["rec:src:1"]
+    );
+    assert_eq!(
+        targets(&store, "rec:out:2", Relation::DerivedFrom),
+        ["rec:src:2"]
+    );
+}
+
+/// A job span inside a request's context is a unit of work of its own: what it writes derives
+/// from what it read, not from what the request read before it.
+#[tokio::test]
+async fn a_job_span_in_a_request_derives_from_the_job_s_reads_only() {
+    let store = Store::new();
+    let pool = seeded(
+        &store,
+        "CREATE TABLE src (id INTEGER PRIMARY KEY); INSERT INTO src VALUES (1), (2); \
+         CREATE TABLE out (id INTEGER PRIMARY KEY);",
+    )
+    .await;
+    let subscriber = tracing_subscriber::registry().with(SpanLayer::new(store.clone()));
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let read = |id: i64| {
+        sqlx::query("SELECT id FROM src WHERE id = ?")
+            .bind(id)
+            .fetch_one(&pool)
+    };
+    let write = |id: i64| {
+        sqlx::query("INSERT INTO out (id) VALUES (?) RETURNING id")
+            .bind(id)
+            .fetch_one(&pool)
+    };
+    scope(request("around_a_job"), async {
+        read(1).await.unwrap();
+        let job = tracing::info_span!("job", job.queue = "q", job.id = "j1");
+        tracing::Instrument::instrument(
+            async {
+                read(2).await.unwrap();
+                write(1).await.unwrap();
+            },
+            job,
+        )
+        .await;
+        write(2).await.unwrap();
+    })
+    .await;
+    assert!(has_edge(
+        &store,
+        "job:q:j1",
+        Relation::Produced,
+        "rec:out:1"
+    ));
+    assert_eq!(
+        targets(&store, "rec:out:1", Relation::DerivedFrom),
+        ["rec:src:2"]
+    );
+    assert_eq!(
+        targets(&store, "rec:out:2", Relation::DerivedFrom),
+        ["rec:src:1"]
+    );
+}

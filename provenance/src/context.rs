@@ -42,12 +42,13 @@
 //! # }
 //! ```
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 
 use smallvec::SmallVec;
@@ -77,7 +78,27 @@ struct Inner {
     /// The parsed request or job ID, worked out when either is set: every span and query
     /// asks for it.
     activity: Option<ArtifactId>,
+    /// What instrumentation keeps for the unit of work (see [`Context::unit_state`]): made on
+    /// first use, shared by every copy of the context, empty again when the unit changes.
+    unit: OnceLock<Arc<dyn Any + Send + Sync>>,
 }
+
+/// What `slot` holds, else made by `make` (taken) if there is one.
+fn unit_slot<'a, T: Any + Send + Sync>(
+    slot: &'a OnceLock<Arc<dyn Any + Send + Sync>>,
+    make: &mut Option<impl FnOnce() -> T>,
+) -> Option<&'a Arc<dyn Any + Send + Sync>> {
+    if let Some(state) = slot.get() {
+        return Some(state);
+    }
+    let make = make.take()?;
+    Some(slot.get_or_init(|| Arc::new(make())))
+}
+
+/// In [`Inner::unit`] when a copy of a context was made before its unit's state was: the
+/// state, made later, in one place both copies share.
+#[derive(Default)]
+struct SharedUnit(OnceLock<Arc<dyn Any + Send + Sync>>);
 
 impl Inner {
     /// Sets `key`, replacing an earlier value, keeping the entries sorted.
@@ -86,6 +107,14 @@ impl Inner {
             Ok(i) => self.entries[i].1 = value,
             Err(i) => self.entries.insert(i, (key, value)),
         }
+    }
+
+    /// Sets the unit of work. Another unit does not see the state kept for this one.
+    fn set_activity(&mut self, activity: Option<ArtifactId>) {
+        if self.activity != activity {
+            self.unit = OnceLock::new();
+        }
+        self.activity = activity;
     }
 }
 
@@ -151,7 +180,13 @@ impl Context {
 
     /// The pairs to change, copied first if another context shares them.
     fn inner_mut(&mut self) -> &mut Inner {
-        Arc::make_mut(self.inner.get_or_insert_with(Default::default))
+        let inner = self.inner.get_or_insert_with(Default::default);
+        // The copy keeps sharing the unit's state with the others (a task spawned with this
+        // context, which then adds a key): the state is made before the copy, if it was not.
+        if Arc::strong_count(inner) > 1 && inner.activity.is_some() {
+            inner.unit.get_or_init(|| Arc::new(SharedUnit::default()));
+        }
+        Arc::make_mut(inner)
     }
 
     /// The value of `key`.
@@ -187,7 +222,8 @@ impl Context {
         let inner = self.inner_mut();
         inner.put(key, value);
         if unit {
-            inner.activity = Self::activity_of(&inner.entries);
+            let activity = Self::activity_of(&inner.entries);
+            inner.set_activity(activity);
         }
     }
 
@@ -251,7 +287,8 @@ impl Context {
         let inner = self.inner_mut();
         let removed = inner.entries.remove(i).1.into_owned();
         if key == REQUEST_ID || key == JOB_ID {
-            inner.activity = Self::activity_of(&inner.entries);
+            let activity = Self::activity_of(&inner.entries);
+            inner.set_activity(activity);
         }
         Some(removed)
     }
@@ -267,7 +304,7 @@ impl Context {
     pub fn set_request_id(&mut self, id: &ArtifactId) {
         let inner = self.inner_mut();
         inner.put(Cow::Borrowed(REQUEST_ID), Text::Shared(id.shared()));
-        inner.activity = Some(id.clone());
+        inner.set_activity(Some(id.clone()));
     }
 
     /// The context the tower layer installs for a request: [`REQUEST_ID`], `method` and
@@ -295,8 +332,50 @@ impl Context {
             inner: Some(Arc::new(Inner {
                 entries,
                 activity: Some(id.clone()),
+                unit: OnceLock::new(),
             })),
         }
+    }
+
+    /// State an instrumentation (such as one sqlx pool) keeps for the unit of work `unit`
+    /// while it runs, made by `make` on first use. Every copy of this context shares it (a
+    /// task spawned with [`in_current_context`] included), and it goes when the last copy
+    /// does: nothing to look up in a shared table, and nothing to evict.
+    ///
+    /// `None` when `unit` is not this context's request or job (a job span inside a request's
+    /// context), or when the state is of another type (another instrumentation made it
+    /// first): the caller then keeps its state itself. Two instrumentations of one type tell
+    /// their states apart themselves (an owner inside `T`).
+    #[doc(hidden)]
+    pub fn unit_state<T: Any + Send + Sync>(
+        &self,
+        unit: &ArtifactId,
+        make: impl FnOnce() -> T,
+    ) -> Option<Arc<T>> {
+        self.unit_state_or(unit, Some(make))
+    }
+
+    /// [`Context::unit_state`] if it was made: `None` instead of making it.
+    #[doc(hidden)]
+    pub fn unit_state_made<T: Any + Send + Sync>(&self, unit: &ArtifactId) -> Option<Arc<T>> {
+        self.unit_state_or(unit, None::<fn() -> T>)
+    }
+
+    fn unit_state_or<T: Any + Send + Sync>(
+        &self,
+        unit: &ArtifactId,
+        make: Option<impl FnOnce() -> T>,
+    ) -> Option<Arc<T>> {
+        let inner = self.inner.as_deref()?;
+        if inner.activity.as_ref() != Some(unit) {
+            return None;
+        }
+        let mut make = make;
+        let mut state = unit_slot(&inner.unit, &mut make)?;
+        if let Some(shared) = state.downcast_ref::<SharedUnit>() {
+            state = unit_slot(&shared.0, &mut make)?;
+        }
+        Arc::downcast(state.clone()).ok()
     }
 
     /// The map of keys to values.
@@ -349,6 +428,21 @@ pub fn with_context<R>(f: impl FnOnce(&Context) -> R) -> R {
     }
     // This thread's context is already destroyed (thread exit).
     (f.take().expect("not called yet"))(&Context::new())
+}
+
+/// [`Context::unit_state`] of the current context.
+#[doc(hidden)]
+pub fn unit_state<T: Any + Send + Sync>(
+    unit: &ArtifactId,
+    make: impl FnOnce() -> T,
+) -> Option<Arc<T>> {
+    with_context(|ctx| ctx.unit_state(unit, make))
+}
+
+/// [`Context::unit_state_made`] of the current context.
+#[doc(hidden)]
+pub fn unit_state_made<T: Any + Send + Sync>(unit: &ArtifactId) -> Option<Arc<T>> {
+    with_context(|ctx| ctx.unit_state_made(unit))
 }
 
 /// A copy of the current context.
@@ -487,5 +581,110 @@ mod tests {
         assert_eq!(inner.len(), 2);
         assert_eq!(get_context().iter().collect::<Vec<_>>(), [("outer", "1")]);
         clear_context();
+    }
+
+    /// A counter kept as a unit's state in the tests below.
+    #[derive(Default)]
+    struct Seen(std::sync::atomic::AtomicU32);
+
+    impl Seen {
+        fn bump(&self) -> u32 {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+        }
+    }
+
+    #[test]
+    fn a_unit_s_state_is_shared_by_every_copy_and_not_by_another_unit() {
+        let req = |id: &str| ArtifactId::parse(id).unwrap();
+        let ctx = Context::from_iter([("request_id", "req:a")]);
+        assert!(ctx.unit_state_made::<Seen>(&req("req:a")).is_none());
+        assert_eq!(
+            ctx.unit_state(&req("req:a"), Seen::default).unwrap().bump(),
+            1
+        );
+        // A copy, and a copy that then adds a key, share it; asking does not make another.
+        let copy = ctx.clone();
+        let mut changed = ctx.clone();
+        changed.insert("user_id", "usr:1");
+        for c in [&ctx, &copy, &changed] {
+            assert!(c.unit_state_made::<Seen>(&req("req:a")).is_some());
+        }
+        assert_eq!(
+            copy.unit_state(&req("req:a"), Seen::default)
+                .unwrap()
+                .bump(),
+            2
+        );
+        assert_eq!(
+            changed
+                .unit_state(&req("req:a"), Seen::default)
+                .unwrap()
+                .bump(),
+            3
+        );
+        // Another unit's, or of another type: none.
+        assert!(ctx.unit_state(&req("req:b"), Seen::default).is_none());
+        assert!(ctx.unit_state(&req("req:a"), || 0_u8).is_none());
+        assert!(
+            Context::new()
+                .unit_state(&req("req:a"), Seen::default)
+                .is_none()
+        );
+        // The same request set again keeps it; another starts afresh.
+        let mut again = ctx.clone();
+        again.insert("request_id", "req:a");
+        assert_eq!(
+            again
+                .unit_state(&req("req:a"), Seen::default)
+                .unwrap()
+                .bump(),
+            4
+        );
+        let mut other = ctx.clone();
+        other.insert("request_id", "req:b");
+        assert!(other.unit_state_made::<Seen>(&req("req:b")).is_none());
+        assert_eq!(
+            other
+                .unit_state(&req("req:b"), Seen::default)
+                .unwrap()
+                .bump(),
+            1
+        );
+        assert_eq!(
+            ctx.unit_state(&req("req:a"), Seen::default).unwrap().bump(),
+            5
+        );
+    }
+
+    #[test]
+    fn a_copy_made_before_the_unit_s_state_still_shares_it() {
+        let req = ArtifactId::parse("req:a").unwrap();
+        let ctx = Context::from_iter([("request_id", "req:a")]);
+        // A spawned task's copy, which then adds a key: copied before either made the state.
+        let mut task = ctx.clone();
+        task.insert("user_id", "usr:1");
+        assert_eq!(task.unit_state(&req, Seen::default).unwrap().bump(), 1);
+        assert_eq!(ctx.unit_state(&req, Seen::default).unwrap().bump(), 2);
+        // Copies made from the copy share it too.
+        let mut later = task.clone();
+        later.insert("trace_id", "trc:x");
+        assert_eq!(later.unit_state(&req, Seen::default).unwrap().bump(), 3);
+    }
+
+    #[test]
+    fn the_current_context_s_unit_state_is_its_scope_s() {
+        let req = ArtifactId::parse("req:a").unwrap();
+        let seen = sync_scope(Context::from_iter([("request_id", "req:a")]), || {
+            unit_state(&req, Seen::default).unwrap().bump();
+            unit_state_made::<Seen>(&req).map(|s| s.bump())
+        });
+        assert_eq!(seen, Some(2));
+        let outside = sync_scope(Context::from_iter([("request_id", "req:a")]), || {
+            unit_state_made::<Seen>(&req).is_none()
+        });
+        assert!(
+            outside,
+            "a context built anew for the same request starts without it"
+        );
     }
 }
