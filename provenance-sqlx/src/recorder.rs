@@ -204,12 +204,12 @@ fn recent_slot(sql: &str) -> usize {
 #[derive(Debug, Default)]
 struct RecentReads {
     /// The last [`DERIVED_FAN_IN`] records; once full, `next` is the oldest. Inline for a
-    /// unit of work that reads a record or two, as are `hashes`: its state is then one small
-    /// allocation.
+    /// unit of work that reads a record or two: its state is then one allocation. Past
+    /// those, grown to full size at once.
     records: SmallVec<[Read; 2]>,
     /// Their hashes, in the same slots, apart: a unit reading many records checks each
     /// against all of these before comparing any record.
-    hashes: SmallVec<[u64; 2]>,
+    hashes: [u64; DERIVED_FAN_IN],
     /// The slot the next record is written to, once `records` is full.
     next: usize,
     /// Records read before those, no longer kept.
@@ -221,7 +221,7 @@ impl RecentReads {
     /// made while a read streams derives from what was read.
     fn note(&mut self, hash: u64, rec: ReadRef<'_>) {
         let kept = self.records.len();
-        let hashes = &self.hashes;
+        let hashes = &self.hashes[..kept];
         if hashes.contains(&hash)
             && (hashes.iter())
                 .zip(&self.records)
@@ -230,11 +230,16 @@ impl RecentReads {
             return;
         }
         if kept < DERIVED_FAN_IN {
-            self.hashes.push(hash);
+            if kept == self.records.inline_size() {
+                self.records.reserve_exact(DERIVED_FAN_IN - kept);
+            }
+            self.hashes[kept] = hash;
             self.records.push(rec.to_owned());
         } else {
+            // Through a slice: the vector's own indexing checks where it is every time.
+            let records = &mut self.records[..];
             self.hashes[self.next] = hash;
-            self.records[self.next] = rec.to_owned();
+            records[self.next] = rec.to_owned();
             self.next = (self.next + 1) % DERIVED_FAN_IN;
             self.older += 1;
         }
@@ -243,7 +248,6 @@ impl RecentReads {
     /// Forgets everything, keeping the memory.
     fn clear(&mut self) {
         self.records.clear();
-        self.hashes.clear();
         self.next = 0;
         self.older = 0;
     }
