@@ -21,7 +21,7 @@
 //! | writes a table (INSERT, UPDATE, DELETE, MERGE, DDL) | actor `produced` `tbl:` |
 //! | names columns (INSERT list, UPDATE SET) | `tbl:` `contains` `col:`, actor `produced` `col:` |
 //! | returns rows with the table's primary key (SELECT, or a write with RETURNING) | actor and request/job `read`/`produced` `rec:`, `tbl:` `contains` `rec:` |
-//! | a unit of work writes a record after reading records | new `rec:` `derived_from` each `rec:` it read through this pool (the 16 most recent; how many older ones were left out is counted as `derived_from_truncated` on the record) |
+//! | a unit of work writes a record after reading records | new `rec:` `derived_from` each `rec:` it read through this pool (the 16 most recent, kept with the unit's context and shared by its copies; how many older ones were left out is counted as `derived_from_truncated` on the record) |
 //!
 //! Primary keys are discovered once per table from the catalog (PostgreSQL `pg_index`, MySQL
 //! `information_schema`, SQLite `pragma_table_info`), composite keys included, on the query's

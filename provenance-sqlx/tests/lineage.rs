@@ -1348,18 +1348,17 @@ async fn a_request_around_a_function_keeps_its_table_edges_when_rows_come_back()
     ));
 }
 
+/// Two records to read, `src` 1 and 2, and a table `out` to write.
+const SRC_1_2_AND_OUT: &str = "CREATE TABLE src (id INTEGER PRIMARY KEY); \
+     INSERT INTO src VALUES (1), (2); CREATE TABLE out (id INTEGER PRIMARY KEY);";
+
 /// A unit of work's recent reads are kept with its context, per pool: two pools in one
 /// request each derive what they write from what they read, not from the other's reads.
 /// (The second pool finds the context's place taken and keeps its reads itself.)
 #[tokio::test]
 async fn two_pools_in_one_request_each_derive_from_their_own_reads() {
     let store = Store::new();
-    let a = seeded(
-        &store,
-        "CREATE TABLE src (id INTEGER PRIMARY KEY); INSERT INTO src VALUES (1), (2); \
-         CREATE TABLE out (id INTEGER PRIMARY KEY);",
-    )
-    .await;
+    let a = seeded(&store, SRC_1_2_AND_OUT).await;
     let b = provenance_sqlx::SqlitePool::new(a.unobserved().clone(), store.clone());
     scope(request("two_pools"), async {
         let read = |pool, id: i64| async move {
@@ -1395,12 +1394,7 @@ async fn two_pools_in_one_request_each_derive_from_their_own_reads() {
 #[tokio::test]
 async fn a_job_span_in_a_request_derives_from_the_job_s_reads_only() {
     let store = Store::new();
-    let pool = seeded(
-        &store,
-        "CREATE TABLE src (id INTEGER PRIMARY KEY); INSERT INTO src VALUES (1), (2); \
-         CREATE TABLE out (id INTEGER PRIMARY KEY);",
-    )
-    .await;
+    let pool = seeded(&store, SRC_1_2_AND_OUT).await;
     let subscriber = tracing_subscriber::registry().with(SpanLayer::new(store.clone()));
     let _guard = tracing::subscriber::set_default(subscriber);
     let read = |id: i64| {
