@@ -340,7 +340,8 @@ impl Context {
     /// State an instrumentation (such as one sqlx pool) keeps for the unit of work `unit`
     /// while it runs, made by `make` on first use. Every copy of this context shares it (a
     /// task spawned with [`in_current_context`] included), and it goes when the last copy
-    /// does: nothing to look up in a shared table, and nothing to evict.
+    /// does: nothing to look up in a shared table, and nothing to evict. A context built
+    /// anew, even for the same request or job ID, starts without it.
     ///
     /// `None` when `unit` is not this context's request or job (a job span inside a request's
     /// context), or when the state is of another type (another instrumentation made it
