@@ -282,6 +282,12 @@ impl UnitReadsOf {
     fn lock(&self) -> parking_lot::MutexGuard<'_, RecentReads> {
         self.reads.lock()
     }
+
+    /// The records kept, oldest first, and how many read before those are not kept.
+    fn read(&self) -> (Vec<ArtifactId>, u64) {
+        let r = self.lock();
+        (r.ids(), r.older)
+    }
 }
 
 /// A record read, as it came: a single integer key stays a number (with its table's `tbl:`
@@ -562,10 +568,7 @@ impl Recorder {
         self.recent(unit)
             .units
             .get(&unit)
-            .map(|r| {
-                let r = r.lock();
-                (r.ids(), r.older)
-            })
+            .map(|r| r.read())
             .unwrap_or_default()
     }
 
@@ -894,19 +897,14 @@ impl<DB: Driver> Observation<DB> {
     /// What the unit of work read most recently, and how many reads before those are not
     /// kept: from where [`Observation::unit_reads`] puts them.
     fn unit_read(&mut self) -> Option<(Vec<ArtifactId>, u64)> {
+        if let Some(reads) = &self.recent {
+            return Some(reads.read());
+        }
         let unit = self.actor.unit()?;
-        let made;
-        let kept = match &self.recent {
-            Some(reads) => Some(reads),
-            None => {
-                made = provenance::context::unit_state_made::<UnitReadsOf>(unit)
-                    .filter(|r| r.owner == self.recorder.id);
-                made.as_ref()
-            }
-        };
-        if let Some(reads) = kept {
-            let r = reads.lock();
-            return Some((r.ids(), r.older));
+        if let Some(reads) = provenance::context::unit_state_made::<UnitReadsOf>(unit)
+            && reads.owner == self.recorder.id
+        {
+            return Some(reads.read());
         }
         let hash = self.unit_hash()?;
         Some(self.recorder.reads_of(hash))

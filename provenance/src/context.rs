@@ -365,13 +365,12 @@ impl Context {
     fn unit_state_or<T: Any + Send + Sync>(
         &self,
         unit: &ArtifactId,
-        make: Option<impl FnOnce() -> T>,
+        mut make: Option<impl FnOnce() -> T>,
     ) -> Option<Arc<T>> {
         let inner = self.inner.as_deref()?;
         if inner.activity.as_ref() != Some(unit) {
             return None;
         }
-        let mut make = make;
         let mut state = unit_slot(&inner.unit, &mut make)?;
         if let Some(shared) = state.downcast_ref::<SharedUnit>() {
             state = unit_slot(&shared.0, &mut make)?;
