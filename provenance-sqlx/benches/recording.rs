@@ -14,6 +14,12 @@
 //! asking for lineage reads it: the read links what the queries queued, and the time per
 //! query then includes that deferred work, paid on the reading thread.
 //!
+//! `two_threads_bare` and `two_threads_recorded` run the same on two threads at once, with
+//! one pool and one store, as two workers of a server run one handler's query: the time is
+//! that of one query on each thread (of the slower thread's run). What the recording shares
+//! between threads (a lock, a counter, a line of memory that one writes and the other reads)
+//! shows here and not in the one-thread times.
+//!
 //! Each iteration is a query in a request of its own, inside a function span, as a handler
 //! runs it; both sides pay for the same request context. The rows are real SQLite rows,
 //! fetched once. Budgets (issue 5): ≤ 200 ns added per query on a cache hit, plus ≤ 100 ns per
@@ -26,6 +32,7 @@
 #[allow(dead_code)]
 mod common;
 
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -58,6 +65,40 @@ fn timed(iters: u64, link: Option<&Store>, f: impl Fn()) -> Duration {
     }
     read();
     start.elapsed()
+}
+
+/// Times `iters` runs of `f` on each of two threads at once, each thread in a function span of
+/// its own and each run in a request of its own; returns the time of the slower thread.
+fn on_two_threads(iters: u64, f: impl Fn() + Sync) -> Duration {
+    // The subscriber is this thread's default: the workers are given it.
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
+    let barrier = Barrier::new(2);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..2)
+            .map(|t| {
+                let (dispatch, barrier, f) = (&dispatch, &barrier, &f);
+                s.spawn(move || {
+                    tracing::dispatcher::with_default(dispatch, || {
+                        let span = tracing::info_span!("handler");
+                        let _entered = span.enter();
+                        barrier.wait();
+                        let start = Instant::now();
+                        for i in 0..iters {
+                            let ctx =
+                                Context::from_iter([("request_id", format!("req:bench-{t}-{i}"))]);
+                            sync_scope(ctx, f);
+                        }
+                        start.elapsed()
+                    })
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("worker"))
+            .max()
+            .unwrap_or_default()
+    })
 }
 
 /// The rows `SQL` returns for ids `from..to`, fetched through `ours` (which also looks up the
@@ -100,6 +141,12 @@ fn bench_recording(c: &mut Criterion) {
         });
         g.bench_function("linked", |b| {
             b.iter_custom(|iters| timed(iters, Some(&store), || record(&ours, SQL, &rows)))
+        });
+        g.bench_function("two_threads_bare", |b| {
+            b.iter_custom(|iters| on_two_threads(iters, || bare(&ours, SQL)))
+        });
+        g.bench_function("two_threads_recorded", |b| {
+            b.iter_custom(|iters| on_two_threads(iters, || record(&ours, SQL, &rows)))
         });
         g.finish();
     }
