@@ -50,6 +50,14 @@
 //! in a queue of their own, at most [`Config::event_capacity`] batches, so that rows read
 //! again and again cannot push them out; [`Store::relate_records_later_with`] queues a batch
 //! of records and such a batch in one step.
+//!
+//! The queue is split into lanes, one per CPU (rounded up to a power of two, at most 16), so
+//! that threads recording at once share no lock: a thread queues to the lane its number
+//! falls in (threads are numbered in the order they first queue), and a read links every
+//! lane's batches, oldest first across them. The capacity is shared equally among the lanes
+//! in use: a store that one thread records into has it whole, and `n` threads in lanes of
+//! their own have `1/n` of it each, so that "the oldest are dropped" holds within a lane.
+//! Threads that share a lane share its part.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
@@ -493,10 +501,11 @@ pub struct Stats {
     pub unanalysed_queries: u64,
     /// Targets of [`Store::relate_many_later`] (and of its kin [`Store::relate_records_later`],
     /// [`Store::relate_later`] and [`Store::relate_records_later_with`]) dropped before a
-    /// read linked them: the oldest when the queue held the event capacity (in targets; for `relate_later`'s own queue, in
-    /// batches), those that a read found older than everything their shard still held in a
-    /// full store (linked at once, they would have been evicted by then; they are not made
-    /// only to be evicted), and those whose batch had no request or job left to link them
+    /// read linked them: the oldest when the queue held the event capacity (in targets; for
+    /// `relate_later`'s own queue, in batches; shared among the queue's lanes in use), those
+    /// that a read found older than everything their shard still held in a full store
+    /// (linked at once, they would have been evicted by then; they are not made only to be
+    /// evicted), and those whose batch had no request or job left to link them
     /// from (evicted, or too old to be made). Each drop counts, with the
     /// edges its batch would have given it; the artifact itself may be in the store all the
     /// same (linked by something else, or queued again).
@@ -549,17 +558,66 @@ struct Inner {
     events: AtomicUsize,
     /// Queries an integration saw but could not analyse (see [`Store::count_unanalysed_query`]).
     unanalysed_queries: AtomicU64,
-    /// Batches of [`Store::relate_many_later`] not linked yet.
-    deferred: Mutex<Deferred>,
-    /// Targets queued in `deferred` or being linked: reads skip the catch-up when it is zero.
-    deferred_tos: AtomicUsize,
+    /// Batches of [`Store::relate_many_later`] and [`Store::relate_later`] not linked yet, in
+    /// one lane per thread that queues (up to [`lane_count`]).
+    lanes: Box<[Lane]>,
+    /// Lanes that have queued something: the capacity is shared among them.
+    lanes_used: AtomicUsize,
+    /// What each lane holds at most: see [`Store::lane_capacity`]. Changes when a lane is
+    /// first used.
+    lane_capacity: AtomicUsize,
     /// Held while queued batches are linked, so that a read waits for another's catch-up.
     catching_up: Mutex<()>,
 }
 
-/// See [`Store::relate_many_later`].
+impl Deferred {
+    /// Queues a batch of [`Store::relate_later`] at `at` in this lane (its lock held), and
+    /// drops the oldest past `capacity` batches; returns how many targets those had.
+    #[inline]
+    fn push_tables(
+        &mut self,
+        tables: TablesLater,
+        alive: Option<NodeRef>,
+        at: u64,
+        capacity: usize,
+    ) -> usize {
+        let TablesLater {
+            from,
+            relation,
+            tos,
+        } = tables;
+        // A queue of their own, bounded by batches: rows read again and again must not push
+        // a request's table edges out while the request lives. The time is read under the
+        // lock, so that the queue is in time order: `catch_up` merges it with the other by
+        // their fronts.
+        self.tables.push_back(TableBatch {
+            from,
+            relation,
+            alive,
+            tos,
+            at,
+        });
+        let mut dropped = 0;
+        while self.tables.len() > capacity {
+            dropped += self.tables.pop_front().map_or(0, |b| b.tos.len());
+        }
+        self.unlinked += dropped as u64;
+        dropped
+    }
+}
+
+/// What [`Store::catch_up`] took out of a lane.
+struct LaneQueues<'a> {
+    lane: &'a Lane,
+    batches: std::iter::Peekable<std::collections::vec_deque::IntoIter<DeferredBatch>>,
+    tables: std::iter::Peekable<std::collections::vec_deque::IntoIter<TableBatch>>,
+}
+
+/// A lane's queues; see [`Store::relate_many_later`].
 #[derive(Default)]
 struct Deferred {
+    /// Whether this lane has queued anything (and is counted in `lanes_used`).
+    used: bool,
     batches: VecDeque<DeferredBatch>,
     /// Targets in `batches`.
     tos: usize,
@@ -716,6 +774,70 @@ impl RecordTexts {
 #[repr(align(128))]
 struct Padded(Mutex<Shard>);
 
+/// A lane of the queue of batches to link later. Each thread queues to one (see
+/// [`Store::lane`]), so that threads recording at once do not take one lock, write one
+/// counter or free each other's batches: with a single queue, two threads recording one-row
+/// queries at once paid about half as much again per query as with a store each. Padded as
+/// the shards are.
+#[repr(align(128))]
+struct Lane {
+    queue: Mutex<Deferred>,
+    /// Targets queued in this lane or being linked: reads skip the catch-up when every
+    /// lane's is zero.
+    queued: AtomicUsize,
+}
+
+impl Lane {
+    /// Moves the count of queued targets by `added` less `removed`, in one step or none: a
+    /// full queue takes out about what it takes in.
+    fn count(&self, added: usize, removed: usize) {
+        let count = &self.queued;
+        if added > removed {
+            count.fetch_add(added - removed, Ordering::Release);
+        } else if removed > added {
+            count.fetch_sub(removed - added, Ordering::Release);
+        }
+    }
+}
+
+/// The most lanes a store's queue has: one per CPU, at most this many.
+const MAX_LANES: usize = 16;
+
+/// How many lanes a store's queue has: one per CPU the process may use, rounded up to a power
+/// of two (a thread's lane is then a mask of its number, not a division), at most
+/// [`MAX_LANES`]. Worked out once.
+fn lane_count() -> usize {
+    static LANES: OnceLock<usize> = OnceLock::new();
+    *LANES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .next_power_of_two()
+            .min(MAX_LANES)
+    })
+}
+
+/// Hands each thread a number, in turn: a thread's lane in every store is its number modulo
+/// the lanes there.
+static NEXT_LANE: AtomicUsize = AtomicUsize::new(0);
+
+std::thread_local! {
+    /// The thread's number, once it has queued ([`usize::MAX`] before).
+    static THREAD_LANE: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// The calling thread's number; see [`NEXT_LANE`].
+#[inline]
+fn thread_lane() -> usize {
+    THREAD_LANE.with(|n| match n.get() {
+        usize::MAX => {
+            let next = NEXT_LANE.fetch_add(1, Ordering::Relaxed) & (usize::MAX >> 1);
+            n.set(next);
+            next
+        }
+        next => next,
+    })
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
@@ -755,8 +877,14 @@ impl Store {
                 config,
                 events: AtomicUsize::new(0),
                 unanalysed_queries: AtomicU64::new(0),
-                deferred: Mutex::new(Deferred::default()),
-                deferred_tos: AtomicUsize::new(0),
+                lanes: (0..lane_count())
+                    .map(|_| Lane {
+                        queue: Mutex::new(Deferred::default()),
+                        queued: AtomicUsize::new(0),
+                    })
+                    .collect(),
+                lanes_used: AtomicUsize::new(0),
+                lane_capacity: AtomicUsize::new(config.event_capacity),
                 catching_up: Mutex::new(()),
             }),
         }
@@ -897,7 +1025,8 @@ impl Store {
     /// records much and asks little links only what is still queued when it asks.
     ///
     /// Only events wait: targets that are not (a `tbl:`, a `col:`) are linked at once. At most
-    /// [`Config::event_capacity`] targets wait; past that the oldest are dropped unlinked and
+    /// [`Config::event_capacity`] targets wait (shared among the lanes in use; see
+    /// [the module docs](self#deferred-links)); past that the oldest are dropped unlinked and
     /// counted in [`Stats::unlinked`]. Errors of the deferred linking (a shard full of
     /// structural artifacts) are dropped.
     ///
@@ -1032,8 +1161,9 @@ impl Store {
     ///
     /// Each call is one batch in a queue of its own (not the one of
     /// [`Store::relate_many_later`], whose rows read again and again would push these edges
-    /// out while their request lives). It holds at most [`Config::event_capacity`] batches;
-    /// past that the oldest is dropped and its targets counted in [`Stats::unlinked`]. The
+    /// out while their request lives). It holds at most [`Config::event_capacity`] batches
+    /// (shared among the lanes in use; see [the module docs](self#deferred-links)); past that
+    /// the oldest is dropped and its targets counted in [`Stats::unlinked`]. The
     /// sqlx pool queues a request's edges to the tables its queries touch this way, once per
     /// statement and request. `tos` is shared, not copied: a cached statement's tables are
     /// queued with a reference count, and a batch takes 72 bytes besides them (7.2 MB for the
@@ -1065,62 +1195,48 @@ impl Store {
         let from = from.into();
         let alive = self.alive_at_queue(&from);
         let added = tos.len();
-        let mut d = self.inner.deferred.lock();
+        let (lane, mut d) = self.lock_lane();
         let at = now_nanos();
         let tables = TablesLater {
             from,
             relation,
             tos,
         };
-        let dropped = self.push_tables(&mut d, tables, alive, at);
+        let capacity = self.lane_capacity();
+        let dropped = d.push_tables(tables, alive, at, capacity);
         // Counted before the lock is released, as `queue` counts.
-        self.count_queued(added, dropped);
+        lane.count(added, dropped);
     }
 
-    /// Queues a batch of [`Store::relate_later`] at `at`, with the lock held, and drops the
-    /// oldest past the capacity; returns how many targets those had.
+    /// The calling thread's lane of the queue.
     #[inline]
-    fn push_tables(
-        &self,
-        d: &mut Deferred,
-        tables: TablesLater,
-        alive: Option<NodeRef>,
-        at: u64,
-    ) -> usize {
-        let TablesLater {
-            from,
-            relation,
-            tos,
-        } = tables;
-        // A queue of their own, bounded by batches: rows read again and again must not push
-        // a request's table edges out while the request lives. The time is read under the
-        // lock, so that the queue is in time order: `catch_up` merges it with the other by
-        // their fronts.
-        d.tables.push_back(TableBatch {
-            from,
-            relation,
-            alive,
-            tos,
-            at,
-        });
-        let mut dropped = 0;
-        while d.tables.len() > self.inner.config.event_capacity {
-            dropped += d.tables.pop_front().map_or(0, |b| b.tos.len());
-        }
-        d.unlinked += dropped as u64;
-        dropped
+    fn lane(&self) -> &Lane {
+        let lanes = &self.inner.lanes;
+        // A power of two.
+        &lanes[thread_lane() & (lanes.len() - 1)]
     }
 
-    /// Moves the count of queued targets by `added` less `removed`, in one step or none: the
-    /// count is shared by every thread that queues, and a full queue takes out about what it
-    /// takes in.
-    fn count_queued(&self, added: usize, removed: usize) {
-        let count = &self.inner.deferred_tos;
-        if added > removed {
-            count.fetch_add(added - removed, Ordering::Release);
-        } else if removed > added {
-            count.fetch_sub(removed - added, Ordering::Release);
+    /// The calling thread's lane, locked; counted among the lanes in use the first time.
+    #[inline]
+    fn lock_lane(&self) -> (&Lane, MutexGuard<'_, Deferred>) {
+        let lane = self.lane();
+        let mut d = lane.queue.lock();
+        if !d.used {
+            d.used = true;
+            let used = self.inner.lanes_used.fetch_add(1, Ordering::Relaxed) + 1;
+            let share = (self.inner.config.event_capacity / used).max(1);
+            // Lanes joining at once: the smallest share wins.
+            self.inner.lane_capacity.fetch_min(share, Ordering::Relaxed);
         }
+        (lane, d)
+    }
+
+    /// What a lane holds at most, targets and table batches each: an equal share of the
+    /// event capacity among the lanes in use, at least one. A store that one thread records
+    /// into has the whole capacity in its one lane.
+    #[inline]
+    fn lane_capacity(&self) -> usize {
+        self.inner.lane_capacity.load(Ordering::Relaxed)
     }
 
     /// Queues `tos` to be linked from `froms` by the next read, and `tables` as
@@ -1131,7 +1247,6 @@ impl Store {
         mut tos: Targets,
         tables: Option<TablesLater>,
     ) {
-        let capacity = self.inner.config.event_capacity;
         let mut kept: SmallVec<[(ArtifactId, Relation); 3]> = SmallVec::new();
         let mut alive: SmallVec<[Option<NodeRef>; 3]> = SmallVec::new();
         for &(f, r) in froms {
@@ -1147,7 +1262,8 @@ impl Store {
             let alive = found.map_or_else(|| self.alive_at_queue(&t.from), |i| alive[i]);
             (t, alive)
         });
-        let mut d = self.inner.deferred.lock();
+        let (lane, mut d) = self.lock_lane();
+        let capacity = self.lane_capacity();
         // Never more than the capacity queued: the oldest targets go first, this call's own
         // last (when it alone is larger than the capacity).
         let excess = (d.tos + tos.len()).saturating_sub(capacity);
@@ -1191,44 +1307,60 @@ impl Store {
             added += tables.tos.len();
             // At the records' time: the read links the records first (`catch_up` takes a
             // table batch first only if it is older), as if `relate_later` came next.
-            removed += self.push_tables(&mut d, tables, alive, at);
+            removed += d.push_tables(tables, alive, at, capacity);
         }
         // Counted before the lock is released: a catch-up that links this batch must find it
         // counted, or a read could find the count at zero with the batch not yet linked.
-        self.count_queued(added, removed);
+        lane.count(added, removed);
         drop(d);
     }
 
-    /// Links what [`Store::relate_many_later`] queued. Every read calls this first.
+    /// Links what [`Store::relate_many_later`] and [`Store::relate_later`] queued, in every
+    /// lane. Every read calls this first.
     fn catch_up(&self) {
-        if self.inner.deferred_tos.load(Ordering::Acquire) == 0 {
+        let lanes = &*self.inner.lanes;
+        if lanes.iter().all(|l| l.queued.load(Ordering::Acquire) == 0) {
             return;
         }
         // One catch-up at a time; a read that finds one running waits for it, so that it
         // does not answer before the batches the other took are linked.
         let _running = self.inner.catching_up.lock();
-        let (batches, tables) = {
-            let mut d = self.inner.deferred.lock();
-            d.tos = 0;
-            (
-                std::mem::take(&mut d.batches),
-                std::mem::take(&mut d.tables),
-            )
-        };
-        // Both queues, oldest first.
+        let mut queues: SmallVec<[LaneQueues<'_>; 4]> = lanes
+            .iter()
+            .map(|lane| {
+                let mut d = lane.queue.lock();
+                d.tos = 0;
+                LaneQueues {
+                    lane,
+                    batches: std::mem::take(&mut d.batches).into_iter().peekable(),
+                    tables: std::mem::take(&mut d.tables).into_iter().peekable(),
+                }
+            })
+            .collect();
+        // All the queues, oldest first: each is in time order (its time is read under its
+        // lane's lock). Of a batch of records and one of tables queued at the same time, the
+        // records first; of two lanes', the first lane's.
         let mut texts = RecordTexts::default();
-        let mut batches = batches.into_iter().peekable();
-        let mut tables = tables.into_iter().peekable();
         loop {
-            let table_first = match (batches.peek(), tables.peek()) {
-                (Some(b), Some(t)) => t.at < b.at,
-                (Some(_), None) => false,
-                (None, Some(_)) => true,
-                (None, None) => break,
-            };
-            if table_first {
-                let Some(t) = tables.next() else { break };
+            let mut next: Option<(u64, bool, usize)> = None;
+            for (i, q) in queues.iter_mut().enumerate() {
+                if let Some(b) = q.batches.peek()
+                    && next.is_none_or(|(at, table, _)| b.at < at || (b.at == at && table))
+                {
+                    next = Some((b.at, false, i));
+                }
+                if let Some(t) = q.tables.peek()
+                    && next.is_none_or(|(at, _, _)| t.at < at)
+                {
+                    next = Some((t.at, true, i));
+                }
+            }
+            let Some((_, table, i)) = next else { break };
+            let q = &mut queues[i];
+            if table {
+                let Some(t) = q.tables.next() else { break };
                 self.link_late(
+                    q.lane,
                     &[(&t.from, t.relation)],
                     std::slice::from_ref(&t.alive),
                     &t.tos,
@@ -1237,27 +1369,28 @@ impl Store {
                 );
                 continue;
             }
-            let Some(batch) = batches.next() else { break };
+            let Some(batch) = q.batches.next() else { break };
             let froms: SmallVec<[(&ArtifactId, Relation); 3]> =
                 batch.froms.iter().map(|(f, r)| (f, *r)).collect();
             let queued = batch.tos.len();
             match batch.tos {
                 Targets::Ids(mut ids) => {
                     let ids = ids.make_contiguous();
-                    self.link_late(&froms, &batch.alive, ids, batch.at, queued);
+                    self.link_late(q.lane, &froms, &batch.alive, ids, batch.at, queued);
                 }
                 Targets::Keys { table, keys } => {
                     let tos = texts.of(&table, &keys);
-                    self.link_late(&froms, &batch.alive, &tos, batch.at, queued);
+                    self.link_late(q.lane, &froms, &batch.alive, &tos, batch.at, queued);
                 }
             }
         }
     }
 
-    /// Links one queued batch at its queue time `at` ([`Late`]), and counts its `queued`
-    /// targets out of the queue.
+    /// Links one batch queued in `lane` at its queue time `at` ([`Late`]), and counts its
+    /// `queued` targets out of the lane.
     fn link_late(
         &self,
+        lane: &Lane,
         froms: &[(&ArtifactId, Relation)],
         alive: &[Option<NodeRef>],
         tos: &[impl Target],
@@ -1269,9 +1402,9 @@ impl Store {
         let _ = self.link_many(froms, tos, at, &mut due, Some(&mut late));
         self.settle(due);
         if late.aged > 0 {
-            self.inner.deferred.lock().unlinked += late.aged as u64;
+            lane.queue.lock().unlinked += late.aged as u64;
         }
-        self.inner.deferred_tos.fetch_sub(queued, Ordering::Release);
+        lane.queued.fetch_sub(queued, Ordering::Release);
     }
 
     /// With `late`, a queued batch is linked, at `now` its queue time; see [`Late`].
@@ -1909,7 +2042,12 @@ impl Store {
             }
             edges += shard.edges;
         }
-        let unlinked = self.inner.deferred.lock().unlinked;
+        let unlinked = self
+            .inner
+            .lanes
+            .iter()
+            .map(|l| l.queue.lock().unlinked)
+            .sum();
         let by_kind = |counts: [u64; 9]| {
             Kind::ALL
                 .into_iter()
@@ -3218,11 +3356,13 @@ impl Shard {
 mod tests {
     use super::*;
 
-    /// `catch_up` merges the two queues by their fronts: each must be in time order, however
-    /// many threads queue at once (found in review: a time read before the lock was not).
+    /// `catch_up` merges the queues of every lane by their fronts: each must be in time order,
+    /// however many threads queue at once (found in review: a time read before the lock was
+    /// not).
     #[test]
     fn both_queues_stay_in_time_order_under_concurrent_queueing() {
-        let store = Store::with_config(Config::new().event_capacity(1_000_000));
+        // Room for all in one lane's share, however the threads fall into lanes.
+        let store = Store::with_config(Config::new().event_capacity(160_000 * MAX_LANES));
         let tables: Arc<[ArtifactId]> = Arc::new([crate::table_id("orders").unwrap()]);
         let rec = crate::record_id("orders", 1).unwrap();
         let tbl = crate::table_id("orders").unwrap();
@@ -3245,21 +3385,72 @@ mod tests {
                 });
             }
         });
-        let d = store.inner.deferred.lock();
-        let tables: Vec<u64> = d.tables.iter().map(|b| b.at).collect();
-        let batches: Vec<u64> = d.batches.iter().map(|b| b.at).collect();
-        assert_eq!((tables.len(), batches.len()), (160_000, 160_000));
-        assert!(tables.is_sorted(), "the tables' queue is out of time order");
-        assert!(
-            batches.is_sorted(),
-            "the records' queue is out of time order"
-        );
+        let (mut tables_queued, mut batches_queued) = (0, 0);
+        for lane in &store.inner.lanes {
+            let d = lane.queue.lock();
+            let tables: Vec<u64> = d.tables.iter().map(|b| b.at).collect();
+            let batches: Vec<u64> = d.batches.iter().map(|b| b.at).collect();
+            assert!(tables.is_sorted(), "the tables' queue is out of time order");
+            assert!(
+                batches.is_sorted(),
+                "the records' queue is out of time order"
+            );
+            tables_queued += tables.len();
+            batches_queued += batches.len();
+        }
+        assert_eq!((tables_queued, batches_queued), (160_000, 160_000));
+    }
+
+    /// Threads queue into lanes of their own, which share the capacity: once every lane has
+    /// joined, what they hold together stays within it, each target is either queued or
+    /// counted dropped, and a read links every lane's batches.
+    #[test]
+    fn lanes_share_the_capacity_and_a_read_links_them_all() {
+        let f = crate::function_id("m", "f").unwrap();
+        let tbl = crate::table_id("t").unwrap();
+        let froms = [(&f, Relation::Read)];
+        for (capacity, per_thread) in [(1_000_000, 100i64), (40, 200)] {
+            let store = Store::with_config(Config::new().event_capacity(capacity));
+            let barrier = std::sync::Barrier::new(4);
+            std::thread::scope(|s| {
+                for t in 0..4i64 {
+                    let (store, barrier, froms, tbl) = (&store, &barrier, &froms, &tbl);
+                    s.spawn(move || {
+                        // One record first, so that every thread's lane is in use before the
+                        // rest are queued.
+                        let key = |i: i64| t * 1_000_000 + i;
+                        store.relate_records_later(froms, tbl, [key(0)]).unwrap();
+                        barrier.wait();
+                        for i in 1..per_thread {
+                            store.relate_records_later(froms, tbl, [key(i)]).unwrap();
+                        }
+                    });
+                }
+            });
+            let total = 4 * per_thread as u64;
+            let (mut queued, mut dropped) = (0, 0);
+            for lane in &store.inner.lanes {
+                let d = lane.queue.lock();
+                queued += d.tos;
+                dropped += d.unlinked;
+            }
+            assert!(queued <= capacity, "capacity {capacity}: {queued} queued");
+            assert_eq!(queued as u64 + dropped, total, "capacity {capacity}");
+            let linked = store.related(f.as_str()).len() as u64;
+            if capacity >= total as usize {
+                assert_eq!((linked, dropped), (total, 0));
+            }
+            for lane in &store.inner.lanes {
+                assert_eq!(lane.queued.load(Ordering::SeqCst), 0, "capacity {capacity}");
+                assert!(lane.queue.lock().batches.is_empty());
+            }
+        }
     }
 
     /// Queueing threads (both queues, full queues dropping) and reading
-    /// threads at once: under the queue's lock the shared count is never below what is
-    /// queued, a thread's own queued edges are linked when it reads next (unless dropped),
-    /// and the count ends at zero.
+    /// threads at once: under a lane's lock its count is never below what it holds, a
+    /// thread's own queued edges are linked when it reads next (unless dropped), and every
+    /// lane's count ends at zero.
     #[test]
     fn the_shared_count_covers_the_queue_under_concurrency() {
         use std::sync::atomic::AtomicBool;
@@ -3285,10 +3476,11 @@ mod tests {
                                 .relate_records_later(&[(&f, Relation::Read)], &tbl, &keys)
                                 .unwrap();
                             {
-                                let d = store.inner.deferred.lock();
+                                let lane = store.lane();
+                                let d = lane.queue.lock();
                                 let queued =
                                     d.tos + d.tables.iter().map(|b| b.tos.len()).sum::<usize>();
-                                let count = store.inner.deferred_tos.load(Ordering::SeqCst);
+                                let count = lane.queued.load(Ordering::SeqCst);
                                 assert!(count >= queued, "count {count} < queued {queued}");
                                 assert!(count < 1 << 40, "count wrapped: {count}");
                             }
@@ -3311,13 +3503,11 @@ mod tests {
                 stop.store(true, Ordering::Relaxed);
             });
             let _ = store.stats();
-            assert_eq!(
-                store.inner.deferred_tos.load(Ordering::SeqCst),
-                0,
-                "capacity {capacity}"
-            );
-            let d = store.inner.deferred.lock();
-            assert!(d.batches.is_empty() && d.tables.is_empty() && d.tos == 0);
+            for lane in &store.inner.lanes {
+                assert_eq!(lane.queued.load(Ordering::SeqCst), 0, "capacity {capacity}");
+                let d = lane.queue.lock();
+                assert!(d.batches.is_empty() && d.tables.is_empty() && d.tos == 0);
+            }
         }
     }
 
@@ -3379,7 +3569,7 @@ mod tests {
                             model.push_back(own);
                         }
                     }
-                    let d = store.inner.deferred.lock();
+                    let d = store.lane().queue.lock();
                     let got: Vec<Vec<i64>> = d
                         .batches
                         .iter()
@@ -3398,20 +3588,16 @@ mod tests {
                     assert_eq!(d.tos, sum, "{ctx}");
                     assert!(d.tos <= capacity, "{ctx}");
                     assert_eq!(d.unlinked, unlinked, "{ctx}");
-                    assert_eq!(
-                        store.inner.deferred_tos.load(Ordering::SeqCst),
-                        sum,
-                        "{ctx}"
-                    );
+                    assert_eq!(store.lane().queued.load(Ordering::SeqCst), sum, "{ctx}");
                     drop(d);
                     if rnd(25) == 0 {
                         // A read links everything queued.
                         let _ = store.stats();
                         model.clear();
-                        assert_eq!(store.inner.deferred_tos.load(Ordering::SeqCst), 0, "{ctx}");
-                        assert_eq!(store.inner.deferred.lock().tos, 0, "{ctx}");
+                        assert_eq!(store.lane().queued.load(Ordering::SeqCst), 0, "{ctx}");
+                        assert_eq!(store.lane().queue.lock().tos, 0, "{ctx}");
                         // Linking into a full store may count aged targets unlinked.
-                        unlinked = store.inner.deferred.lock().unlinked;
+                        unlinked = store.lane().queue.lock().unlinked;
                     }
                 }
             }
@@ -3472,7 +3658,7 @@ mod tests {
                     }
                     _ => store.relate_later(from, Relation::Produced, tos),
                 }
-                let d = store.inner.deferred.lock();
+                let d = store.lane().queue.lock();
                 let tsum: usize = d.tables.iter().map(|b| b.tos.len()).sum();
                 let ctx = format!("capacity {capacity} step {step}");
                 assert!(d.tables.len() <= capacity, "{ctx}");
@@ -3485,14 +3671,14 @@ mod tests {
                     "{ctx}"
                 );
                 assert_eq!(
-                    store.inner.deferred_tos.load(Ordering::SeqCst),
+                    store.lane().queued.load(Ordering::SeqCst),
                     d.tos + tsum,
                     "{ctx}"
                 );
                 drop(d);
                 if rnd(30) == 0 {
                     let _ = store.stats();
-                    assert_eq!(store.inner.deferred_tos.load(Ordering::SeqCst), 0, "{ctx}");
+                    assert_eq!(store.lane().queued.load(Ordering::SeqCst), 0, "{ctx}");
                 }
             }
         }
