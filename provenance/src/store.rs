@@ -845,6 +845,7 @@ fn bounded(records: usize, tables: usize) -> u64 {
 impl QueueCounts {
     /// Moves the count of queued targets by `added` less `removed`, in one step or none: a
     /// full queue takes out about what it takes in.
+    #[inline]
     fn count(&self, added: usize, removed: usize) {
         let count = &self.tos;
         if added > removed {
@@ -858,6 +859,7 @@ impl QueueCounts {
     /// over `capacity` with `records` and `tables` more. Read, not reserved: threads queueing
     /// at the same moment can each find room for their own, and the next to queue drops what
     /// went over.
+    #[inline]
     fn over(&self, records: usize, tables: usize, capacity: usize) -> Over {
         let now = self.bounded.load(Ordering::Relaxed);
         let (r, t) = ((now & 0xffff_ffff) as usize, (now >> 32) as usize);
@@ -870,6 +872,7 @@ impl QueueCounts {
 
     /// Moves what all lanes hold by the record targets and table batches `added` less those
     /// `removed`: not at all in a full queue that drops what it takes in.
+    #[inline]
     fn settle(&self, added: (usize, usize), removed: (usize, usize)) {
         let up = bounded(
             added.0.saturating_sub(removed.0),
@@ -1294,8 +1297,9 @@ impl Store {
             tos,
         };
         let capacity = self.inner.config.event_capacity;
-        let over = self.inner.counts.over(0, 1, capacity).tables;
-        let (gone, dropped) = self.drop_own_tables(&mut d, over);
+        let over = self.inner.counts.over(0, 1, capacity);
+        let (gone, dropped) = self.drop_own_tables(&mut d, over.tables, over.held.1);
+        let over = over.tables;
         d.push_tables(tables, alive, at);
         self.inner.counts.settle((0, 1), (0, gone));
         // Counted before the lock is released, as `queue` counts.
@@ -1307,14 +1311,13 @@ impl Store {
     }
 
     /// Drops up to `over` of the oldest table batches of `d` (the calling thread's lane,
-    /// locked) if it holds its part of them (see [`drops_own`]); returns how many batches
-    /// went, and how many targets they had.
+    /// locked) if it holds its part of the `all` that all lanes hold (see [`drops_own`]);
+    /// returns how many batches went, and how many targets they had.
     #[inline]
-    fn drop_own_tables(&self, d: &mut Deferred, over: usize) -> (usize, usize) {
+    fn drop_own_tables(&self, d: &mut Deferred, over: usize, all: usize) -> (usize, usize) {
         if over == 0 {
             return (0, 0);
         }
-        let all = self.inner.counts.over(0, 0, usize::MAX).held.1;
         match drops_own(d.tables.len(), all, self.inner.lanes.len()) {
             true => d.drop_oldest_tables(over),
             false => (0, 0),
@@ -1424,7 +1427,7 @@ impl Store {
             // At the records' time: the read links the records first (`catch_up` takes a
             // table batch first only if it is older), as if `relate_later` came next.
             let targets;
-            (gone, targets) = self.drop_own_tables(&mut d, tables_over);
+            (gone, targets) = self.drop_own_tables(&mut d, tables_over, held.1);
             removed += targets;
             d.push_tables(tables, alive, at);
         }
@@ -3626,7 +3629,10 @@ mod tests {
         // The first thread's are its newest; the second keeps at least half an equal part.
         assert_eq!(first, ((100 - first.len() as i64)..100).collect::<Vec<_>>());
         let part = 100 / store.inner.lanes.len() / 2;
-        assert!(second >= part.min(50), "{second} kept of 50, {part} at least");
+        assert!(
+            second >= part.min(50),
+            "{second} kept of 50, {part} at least"
+        );
     }
 
     /// Queueing threads (both queues, full queues dropping) and reading
