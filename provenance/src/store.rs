@@ -1332,35 +1332,40 @@ impl Store {
         &lanes[thread_lane() & (lanes.len() - 1)]
     }
 
-    /// Drops `tos` record targets and `tables` table batches over the capacity from the
-    /// lanes other than `own` (whose lock is not held): first from those that hold at least
-    /// their part (see [`drops_own`]), then from any.
+    /// Drops `tos` record targets and `tables` table batches over the capacity from lanes
+    /// other than `own` (whose lock is not held): first from those that hold at least their
+    /// part (see [`drops_own`]), then from any, `own` last. At each lane, no more than is
+    /// over the capacity then: a read or another thread may have made room meanwhile.
     #[cold]
     #[inline(never)]
     fn drop_elsewhere(&self, own: &Lane, mut tos: usize, mut tables: usize) {
         let counts = &self.inner.counts;
+        let capacity = self.inner.config.event_capacity;
         let lanes = self.inner.lanes.len();
-        for any in [false, true] {
-            let held = counts.over(0, 0, usize::MAX).held;
-            for lane in self.inner.lanes.iter().filter(|l| !std::ptr::eq(*l, own)) {
-                let mut d = lane.queue.lock();
-                let dropped = match any || drops_own(d.tos, held.0, lanes) {
-                    true => d.drop_oldest(tos),
-                    false => 0,
-                };
-                let (batches, targets) = match any || drops_own(d.tables.len(), held.1, lanes) {
-                    true => d.drop_oldest_tables(tables),
-                    false => (0, 0),
-                };
-                counts.settle((0, 0), (dropped, batches));
-                counts.count(0, dropped + targets);
-                drop(d);
-                tos -= dropped;
-                tables -= batches;
-                if tos == 0 && tables == 0 {
-                    return;
-                }
+        let others = || self.inner.lanes.iter().filter(|l| !std::ptr::eq(*l, own));
+        let fair = others().map(|l| (l, false));
+        let any = others().chain([own]).map(|l| (l, true));
+        for (lane, any) in fair.chain(any) {
+            let mut d = lane.queue.lock();
+            let now = counts.over(0, 0, capacity);
+            tos = tos.min(now.records);
+            tables = tables.min(now.tables);
+            if tos == 0 && tables == 0 {
+                return;
             }
+            let dropped = match any || drops_own(d.tos, now.held.0, lanes) {
+                true => d.drop_oldest(tos),
+                false => 0,
+            };
+            let (batches, targets) = match any || drops_own(d.tables.len(), now.held.1, lanes) {
+                true => d.drop_oldest_tables(tables),
+                false => (0, 0),
+            };
+            counts.settle((0, 0), (dropped, batches));
+            counts.count(0, dropped + targets);
+            drop(d);
+            tos -= dropped;
+            tables -= batches;
         }
     }
 
@@ -3633,6 +3638,45 @@ mod tests {
             second >= part.min(50),
             "{second} kept of 50, {part} at least"
         );
+    }
+
+    /// Found in review: a lane that holds less than its part, over the capacity by more than
+    /// the other lanes hold, drops its own oldest too, as one queue would.
+    #[test]
+    fn a_small_lane_drops_its_own_oldest_when_the_others_are_not_enough() {
+        let store = Store::with_config(Config::new().event_capacity(100));
+        let f = crate::function_id("m", "f").unwrap();
+        let tbl = crate::table_id("t").unwrap();
+        let froms = [(&f, Relation::Read)];
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for k in 0..90 {
+                    store.relate_records_later(&froms, &tbl, [k]).unwrap();
+                }
+            });
+        });
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for k in 90..100 {
+                    store.relate_records_later(&froms, &tbl, [k]).unwrap();
+                }
+                let keys: Vec<i64> = (1000..1100).collect();
+                store.relate_records_later(&froms, &tbl, &keys).unwrap();
+            });
+        });
+        let (mut queued, mut dropped) = (0, 0);
+        for lane in &store.inner.lanes {
+            let d = lane.queue.lock();
+            queued += d.tos;
+            dropped += d.unlinked;
+        }
+        assert_eq!((queued, dropped), (100, 100));
+        let linked: Vec<i64> = store
+            .related(f.as_str())
+            .iter()
+            .map(|a| a.as_str().rsplit(':').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(linked.iter().all(|k| *k >= 1000), "{linked:?}");
     }
 
     /// Queueing threads (both queues, full queues dropping) and reading
