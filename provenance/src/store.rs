@@ -55,11 +55,13 @@
 //! that threads recording at once do not take one lock: a thread queues to the lane its
 //! number falls in (the process numbers threads in the order they first queue), and a read
 //! takes every lane's batches at once and links them oldest first across the lanes. The
-//! capacity is of all lanes together. Past it, a thread drops its own lane's oldest first,
-//! then other lanes' (one lane at a time, after its own): with one thread recording, as one
-//! queue; with several, the oldest of the lane that overflowed, not always the oldest of
-//! all. Threads queueing at the same moment can hold a few batches more than the capacity
-//! between them, each dropping only what its own batch puts over it.
+//! capacity is of all lanes together. Past it, a thread drops its own lane's oldest, unless
+//! its lane holds less than half an equal part of the queue (it started queueing after
+//! other threads filled it): then the other lanes' oldest first (one lane at a time, after
+//! its own). With one thread recording, exactly as one queue; with several, the oldest of
+//! the lane that overflowed, not always the oldest of all. Threads queueing at the same
+//! moment can hold a few batches more than the capacity between them, until the next batch
+//! queued drops them.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
@@ -569,6 +571,25 @@ struct Inner {
     catching_up: Mutex<()>,
 }
 
+/// What [`Store::catch_up`] took out of a lane.
+struct LaneQueues<'a> {
+    lane: &'a Lane,
+    batches: std::iter::Peekable<std::collections::vec_deque::IntoIter<DeferredBatch>>,
+    tables: std::iter::Peekable<std::collections::vec_deque::IntoIter<TableBatch>>,
+}
+
+/// A lane's queues; see [`Store::relate_many_later`].
+#[derive(Default)]
+struct Deferred {
+    batches: VecDeque<DeferredBatch>,
+    /// Targets in `batches`.
+    tos: usize,
+    /// Batches of [`Store::relate_later`] (at most the event capacity of them in all lanes).
+    tables: VecDeque<TableBatch>,
+    /// Targets dropped unlinked; see [`Stats::unlinked`].
+    unlinked: u64,
+}
+
 impl Deferred {
     /// Queues a batch of [`Store::relate_later`] at `at` in this lane (its lock held).
     #[inline]
@@ -630,25 +651,6 @@ impl Deferred {
         self.unlinked += targets as u64;
         (batches, targets)
     }
-}
-
-/// What [`Store::catch_up`] took out of a lane.
-struct LaneQueues<'a> {
-    lane: &'a Lane,
-    batches: std::iter::Peekable<std::collections::vec_deque::IntoIter<DeferredBatch>>,
-    tables: std::iter::Peekable<std::collections::vec_deque::IntoIter<TableBatch>>,
-}
-
-/// A lane's queues; see [`Store::relate_many_later`].
-#[derive(Default)]
-struct Deferred {
-    batches: VecDeque<DeferredBatch>,
-    /// Targets in `batches`.
-    tos: usize,
-    /// Batches of [`Store::relate_later`] (at most the event capacity of them in all lanes).
-    tables: VecDeque<TableBatch>,
-    /// Targets dropped unlinked; see [`Stats::unlinked`].
-    unlinked: u64,
 }
 
 /// How [`Store::catch_up`] links a queued batch, at its queue time.
