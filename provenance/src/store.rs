@@ -1298,32 +1298,38 @@ impl Store {
             relation,
             tos,
         };
-        let capacity = self.inner.config.event_capacity;
-        let over = self.inner.counts.over(0, 1, capacity);
-        let (gone, dropped) = self.drop_own_tables(&mut d, over.tables, over.held.1);
-        let over = over.tables;
-        d.push_tables(tables, alive, at);
-        self.inner.counts.settle((0, 1), (0, gone));
+        let counts = &self.inner.counts;
+        let over = counts.over(0, 1, self.inner.config.event_capacity);
+        let (gone, dropped) = self.push_tables_bounded(&mut d, tables, alive, at, &over);
+        counts.settle((0, 1), (0, gone));
         // Counted before the lock is released, as `queue` counts.
-        self.inner.counts.count(added, dropped);
+        counts.count(added, dropped);
         drop(d);
-        if over > gone {
-            self.drop_elsewhere(lane, 0, over - gone);
+        if over.tables > gone {
+            self.drop_elsewhere(lane, 0, over.tables - gone);
         }
     }
 
-    /// Drops up to `over` of the oldest table batches of `d` (the calling thread's lane,
-    /// locked) if it holds its part of the `all` that all lanes hold (see [`drops_own`]);
-    /// returns how many batches went, and how many targets they had.
+    /// Queues a batch of [`Store::relate_later`] at `at` in `d` (the calling thread's lane,
+    /// locked), after dropping up to `over.tables` of the lane's oldest table batches if it
+    /// holds its part of them (see [`drops_own`]): never the new one. Returns how many
+    /// batches went, and how many targets they had.
     #[inline]
-    fn drop_own_tables(&self, d: &mut Deferred, over: usize, all: usize) -> (usize, usize) {
-        if over == 0 {
-            return (0, 0);
-        }
-        match drops_own(d.tables.len(), all, self.inner.lanes.len()) {
-            true => d.drop_oldest_tables(over),
+    fn push_tables_bounded(
+        &self,
+        d: &mut Deferred,
+        tables: TablesLater,
+        alive: Option<NodeRef>,
+        at: u64,
+        over: &Over,
+    ) -> (usize, usize) {
+        let lanes = self.inner.lanes.len();
+        let gone = match over.tables > 0 && drops_own(d.tables.len(), over.held.1, lanes) {
+            true => d.drop_oldest_tables(over.tables),
             false => (0, 0),
-        }
+        };
+        d.push_tables(tables, alive, at);
+        gone
     }
 
     /// The calling thread's lane of the queue.
@@ -1406,15 +1412,13 @@ impl Store {
             d.unlinked += own as u64;
         }
         let counts = &self.inner.counts;
-        let Over {
-            records: over,
-            tables: tables_over,
-            held,
-        } = counts.over(tos.len(), tables.is_some() as usize, capacity);
-        let dropped = match over > 0 && drops_own(d.tos, held.0, self.inner.lanes.len()) {
-            true => d.drop_oldest(over),
-            false => 0,
-        };
+        let table_added = tables.is_some() as usize;
+        let over = counts.over(tos.len(), table_added, capacity);
+        let dropped =
+            match over.records > 0 && drops_own(d.tos, over.held.0, self.inner.lanes.len()) {
+                true => d.drop_oldest(over.records),
+                false => 0,
+            };
         d.tos += tos.len();
         let added_records = tos.len();
         let mut added = added_records;
@@ -1428,23 +1432,21 @@ impl Store {
             });
         }
         let (mut gone, mut removed) = (0, dropped);
-        let table_added = tables.is_some() as usize;
         if let Some((tables, alive)) = tables {
             added += tables.tos.len();
             // At the records' time: the read links the records first (`catch_up` takes a
             // table batch first only if it is older), as if `relate_later` came next.
             let targets;
-            (gone, targets) = self.drop_own_tables(&mut d, tables_over, held.1);
+            (gone, targets) = self.push_tables_bounded(&mut d, tables, alive, at, &over);
             removed += targets;
-            d.push_tables(tables, alive, at);
         }
         counts.settle((added_records, table_added), (dropped, gone));
         // Counted before the lock is released: a catch-up that links this batch must find it
         // counted, or a read could find the count at zero with the batch not yet linked.
         counts.count(added, removed);
         drop(d);
-        if over > dropped || tables_over > gone {
-            self.drop_elsewhere(lane, over - dropped, tables_over - gone);
+        if over.records > dropped || over.tables > gone {
+            self.drop_elsewhere(lane, over.records - dropped, over.tables - gone);
         }
     }
 
